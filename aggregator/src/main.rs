@@ -1,0 +1,2 @@
+//! The collector binary.
+fn main() {}
