@@ -1,0 +1,2 @@
+//! The load generator (placeholder until the load-test work lands).
+fn main() {}
