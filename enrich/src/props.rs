@@ -61,8 +61,9 @@ mod tests {
             ("not json", Err("bad_json")),
         ];
         for (text, want) in cases {
-            let got = normalize_text(text).map_err(|r| r.reason);
-            assert_eq!(got.as_deref(), want.as_deref().map_err(|e| *e), "{text}");
+            let got = normalize_text(text);
+            let got = got.as_deref().map_err(|r| r.reason);
+            assert_eq!(got, *want, "{text}");
         }
     }
 
