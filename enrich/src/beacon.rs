@@ -128,7 +128,8 @@ mod tests {
             r#"{"a":"#.repeat(200),
             "}".repeat(200)
         );
-        let cases: &[(&str, (u16, Option<usize>, Option<&str>, &str))] = &[
+        type Want<'a> = (u16, Option<usize>, Option<&'a str>, &'a str);
+        let cases: &[(&str, Want)] = &[
             ("", (400, None, None, "bad_json")),
             ("{", (400, None, None, "bad_json")),
             ("42", (400, None, None, "not_object")),

@@ -158,7 +158,8 @@ mod tests {
 
     #[test]
     fn splits() {
-        let cases: &[(&str, Option<(&str, &str, &str)>)] = &[
+        type Parts<'a> = Option<(&'a str, &'a str, &'a str)>;
+        let cases: &[(&str, Parts)] = &[
             ("https://Example.com", Some(("Example.com", "/", ""))),
             ("http://a.b/c/d?x=1#f", Some(("a.b", "/c/d", "x=1"))),
             ("HTTPS://a.b:8443/p#frag?no", Some(("a.b", "/p", ""))),
