@@ -1,0 +1,82 @@
+"""Collector and aggregator health: throughput, rejects by reason, batch latency, queue and
+spool, replays, API and job health (Prometheus), plus what actually arrived in ClickHouse.
+
+Every metric name here must be in a binary's catalogue (`telemetry.rs` METRIC_NAMES); the
+dashboard test checks that.
+"""
+
+from panels import (BUCKET, Layout, dashboard, prom_stat, prom_timeseries, timeseries)
+
+R = "[$__rate_interval]"
+
+
+def build():
+    lay = Layout()
+    panels = [
+        prom_stat(lay, "Hits accepted /s", f"sum(rate(collector_hits_accepted_total{R}))"),
+        prom_stat(lay, "Hits dropped (spool full) /s",
+                  f"sum(rate(collector_hits_dropped_total{R}))",
+                  description="Non-zero means beacons got 503: the spool is full."),
+        prom_stat(lay, "Queue", "sum(collector_queue_hits)", description="Hits in memory."),
+        prom_stat(lay, "Spool", "sum(collector_spool_bytes)", unit="bytes",
+                  description="Batches waiting on disk for ClickHouse."),
+        prom_timeseries(lay, "Collector throughput", [
+            (f"sum(rate(collector_hits_received_total{R}))", "received"),
+            (f"sum(rate(collector_hits_accepted_total{R}))", "accepted"),
+            (f"sum(rate(collector_hits_written_total{R}))", "written to ClickHouse"),
+            (f"sum(rate(collector_replayed_hits_total{R}))", "replayed from spool"),
+        ], unit="reqps"),
+        prom_timeseries(lay, "Rejects by reason", [
+            (f"sum by (reason) (rate(collector_hits_rejected_total{R}))", "{{reason}}"),
+            (f"sum(rate(collector_hits_dropped_total{R}))", "dropped (spool full)"),
+        ], unit="reqps"),
+        prom_timeseries(lay, "Batch insert latency", [
+            ("histogram_quantile(0.5, sum by (le) "
+             f"(rate(collector_insert_duration_seconds_bucket{R})))", "p50"),
+            ("histogram_quantile(0.99, sum by (le) "
+             f"(rate(collector_insert_duration_seconds_bucket{R})))", "p99"),
+            (f"sum(rate(collector_insert_duration_seconds_sum{R})) / "
+             f"sum(rate(collector_insert_duration_seconds_count{R}))", "mean"),
+        ], unit="s"),
+        prom_timeseries(lay, "Batch size and insert errors", [
+            (f"sum(rate(collector_batch_rows_sum{R})) / sum(rate(collector_batch_rows_count{R}))",
+             "rows per batch"),
+            (f"sum by (class) (rate(collector_insert_errors_total{R}))", "errors: {{class}}"),
+        ]),
+        prom_timeseries(lay, "Queue and spool", [
+            ("sum(collector_queue_hits)", "queue (hits)"),
+            ("sum(collector_spool_segments)", "spool segments"),
+        ]),
+        prom_timeseries(lay, "Spool and replays", [
+            (f"sum(rate(collector_spooled_hits_total{R}))", "spooled"),
+            (f"sum(rate(collector_replayed_hits_total{R}))", "replayed"),
+            (f"sum(rate(collector_quarantined_hits_total{R}))", "quarantined (bad data)"),
+            (f"sum(increase(collector_spool_corrupt_segments_total{R}))", "corrupt segments"),
+        ]),
+        prom_timeseries(lay, "Collector HTTP by route and status", [
+            (f"sum by (route, status) (rate(collector_http_requests_total{R}))",
+             "{{route}} {{status}}"),
+            ("sum(collector_connections)", "open connections"),
+        ]),
+        prom_timeseries(lay, "Aggregator API", [
+            (f"sum by (route, status) (rate(aggregator_http_requests_total{R}))",
+             "{{route}} {{status}}"),
+            ("histogram_quantile(0.99, sum by (le) "
+             f"(rate(aggregator_http_request_duration_seconds_bucket{R})))", "p99 latency (s)"),
+            (f"sum(rate(aggregator_auth_failures_total{R}))", "auth failures"),
+        ]),
+        prom_timeseries(lay, "Aggregator intake and ClickHouse errors", [
+            (f"sum by (table) (rate(aggregator_intake_rows_total{R}))", "rows: {{table}}"),
+            (f"sum by (table) (rate(aggregator_intake_rejected_requests_total{R}))",
+             "rejected: {{table}}"),
+            (f"sum by (op) (rate(aggregator_clickhouse_errors_total{R}))", "ch errors: {{op}}"),
+        ]),
+        timeseries(lay, "Hits stored in ClickHouse (all sites)", f"""
+SELECT {BUCKET}, uniqExact(event_id) AS hits, count() AS rows_before_merge
+FROM hits WHERE $__timeFilter(received_at)
+GROUP BY time ORDER BY time""", description="rows_before_merge above hits = replayed "
+                                            "duplicates not yet folded by a merge."),
+    ]
+    return dashboard("tracking-health", "Tracking: collector and aggregator health",
+                     "Throughput, rejects, batch latency, queue, spool, replays, API, jobs.",
+                     panels, [], tags=["ops"], prometheus=True, time_from="now-6h")

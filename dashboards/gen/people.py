@@ -1,0 +1,52 @@
+"""Person and account activity: what a known person did, and how engaged each account is.
+
+Only persons known through a signed token (with consent) appear here; anonymous visitors are
+never tied to a person. A replayed hit appears once (LIMIT 1 BY event_id, distinct counts).
+"""
+
+from panels import (ACCOUNT, ACCOUNT_VARIABLE, BUCKET, Layout, dashboard, table, text_variable,
+                    timeseries)
+
+KNOWN = f"person_id != '' AND {ACCOUNT} AND $__timeFilter(received_at)"
+PERSON = "person_id = '${person}' AND $__timeFilter(received_at)"
+HUMAN_MAIL = "verdict NOT IN ('apple_mpp', 'scanner')"
+
+
+def build():
+    lay = Layout()
+    panels = [
+        table(lay, "Most engaged accounts", f"""
+SELECT account_id, uniqExact(person_id) AS persons,
+       uniqExactIf(event_id, type = 'pageview') AS pageviews,
+       uniqExactIf(event_id, type = 'event') AS events,
+       uniqExactIf(event_id, type = 'click' AND {HUMAN_MAIL}) AS mail_clicks,
+       max(received_at) AS last_seen
+FROM hits WHERE {KNOWN} AND is_bot = 0
+GROUP BY account_id ORDER BY pageviews + 5 * events + 3 * mail_clicks DESC LIMIT 100"""),
+        table(lay, "Persons of the account", f"""
+SELECT person_id, account_id, uniqExactIf(event_id, type = 'pageview') AS pageviews,
+       uniqExact(toDate(received_at)) AS active_days,
+       uniqExactIf(event_id, type = 'open' AND {HUMAN_MAIL}) AS mail_opens,
+       uniqExactIf(event_id, type = 'click' AND {HUMAN_MAIL}) AS mail_clicks,
+       uniqExactIf(event_id, type = 'event') AS events, max(received_at) AS last_seen
+FROM hits WHERE {KNOWN} AND is_bot = 0
+GROUP BY person_id, account_id ORDER BY last_seen DESC LIMIT 500"""),
+        timeseries(lay, "Account activity", f"""
+SELECT {BUCKET}, uniqExactIf(event_id, type = 'pageview') AS pageviews,
+       uniqExactIf(event_id, type = 'event') AS events,
+       uniqExactIf(event_id, type = 'click' AND {HUMAN_MAIL}) AS mail_clicks,
+       uniqExact(person_id) AS active_persons
+FROM hits WHERE {KNOWN} AND is_bot = 0
+GROUP BY time ORDER BY time""", w=24),
+        table(lay, "Person timeline", f"""
+SELECT received_at, type, site, path, title, event_name, mailing_id, link_id, verdict, country,
+       device
+FROM hits WHERE {PERSON}
+ORDER BY received_at DESC, event_id
+LIMIT 1 BY event_id
+LIMIT 500""", w=24, h=12, description="Everything the person in the `person` box did."),
+    ]
+    return dashboard("tracking-people", "Tracking: person and account activity",
+                     "Engagement of accounts and the activity timeline of one person.",
+                     panels, [ACCOUNT_VARIABLE, text_variable("person", "Person id")],
+                     tags=["crm"], time_from="now-30d")

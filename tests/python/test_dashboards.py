@@ -1,0 +1,319 @@
+# Grafana dashboards: every panel and variable query, with the ClickHouse plugin's macros and
+# the dashboard variables expanded, runs on a real ClickHouse 18.16 and on current ClickHouse
+# (chdb) loaded with generated data and returns rows with the expected columns; every PromQL
+# expression names only metrics from the binaries' catalogues; the provisioning files and the
+# committed JSON agree with their sources.
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from conftest import DATA_FROM, DATA_TO, ROOT, load
+
+DASHBOARDS = ROOT / "dashboards"
+CATALOGUES = [ROOT / "collector/src/telemetry.rs", ROOT / "aggregator/src/telemetry.rs"]
+
+# Values Grafana would put in for the variables; the account variable is run both as "All"
+# and as one account.
+VARIABLES = {"site": "shop.example", "mailing": "m1", "person": "p03"}
+ACCOUNTS = ["__all", "acc2"]
+INTERVAL_S = 3600
+
+# The columns each panel's query must return, in order: what the panel's visualisation and
+# field overrides rely on.
+EXPECTED_COLUMNS = {
+    ("tracking-traffic", "Visitors"): ["visitors"],
+    ("tracking-traffic", "Pageviews"): ["pageviews"],
+    ("tracking-traffic", "Known persons"): ["persons"],
+    ("tracking-traffic", "Bot hits (not counted above)"): ["bot_hits"],
+    ("tracking-traffic", "Visitors and pageviews"): ["time", "visitors", "pageviews"],
+    ("tracking-traffic", "Sources (referrer kind)"): ["source", "visitors"],
+    ("tracking-traffic", "Top referrers"): ["referrer_host", "referrer_kind", "visitors",
+                                            "pageviews"],
+    ("tracking-traffic", "Campaigns"): ["utm_source", "utm_medium", "utm_campaign", "visitors",
+                                        "pageviews"],
+    ("tracking-traffic", "Top pages"): ["path", "pageviews", "visitors"],
+    ("tracking-traffic", "Countries"): ["country_code", "visitors"],
+    ("tracking-traffic", "Cities"): ["country", "region", "city", "visitors"],
+    ("tracking-traffic", "Devices"): ["device", "visitors"],
+    ("tracking-traffic", "Browsers"): ["browser", "visitors"],
+    ("tracking-traffic", "Operating systems"): ["os", "visitors"],
+    ("tracking-traffic", "Bots: hits by reason"): ["time", "crawler", "other_bots"],
+    ("tracking-traffic", "Bots: top user agents"): ["bot_reason", "browser", "os", "hits"],
+    ("tracking-traffic", "Events"): ["type", "event_name", "events", "visitors"],
+    ("tracking-mailing", "Response: raw and human"): [
+        "counting", "sends", "unique_opens", "unique_clickers", "open_rate", "click_rate",
+        "click_to_open_rate"],
+    ("tracking-mailing", "Opens and clicks over time"): [
+        "time", "human_opens", "machine_opens", "human_clicks", "machine_clicks"],
+    ("tracking-mailing", "Clicks per link"): [
+        "link_id", "clicks", "unique_clickers", "human_clicks", "human_unique_clickers"],
+    ("tracking-mailing", "Response by account"): [
+        "account_id", "sends", "unique_opens", "unique_clickers", "human_unique_opens",
+        "human_unique_clickers"],
+    ("tracking-mailing", "Human clickers to follow up"): [
+        "person_id", "account_id", "first_click", "clicks", "links"],
+    ("tracking-mailing", "All mailings in the time range"): [
+        "mailing_id", "name", "sent_at", "sends", "human_unique_opens", "human_unique_clickers"],
+    ("tracking-pages", "Page effectiveness"): ["path", "pageviews", "visitors"],
+    ("tracking-pages", "Outbound links and downloads per page"): [
+        "path", "type", "target", "clicks", "visitors"],
+    ("tracking-funnels", "Visitors per step"): ["step", "visitors"],
+    ("tracking-funnels", "Conversion and drop-off"): [
+        "step_number", "step", "visitors", "persons", "conversion_from_previous"],
+    ("tracking-funnels", "Persons to follow up (dropped)"): [
+        "after_step", "person_id", "account_id"],
+    ("tracking-people", "Most engaged accounts"): [
+        "account_id", "persons", "pageviews", "events", "mail_clicks", "last_seen"],
+    ("tracking-people", "Persons of the account"): [
+        "person_id", "account_id", "pageviews", "active_days", "mail_opens", "mail_clicks",
+        "events", "last_seen"],
+    ("tracking-people", "Account activity"): [
+        "time", "pageviews", "events", "mail_clicks", "active_persons"],
+    ("tracking-people", "Person timeline"): [
+        "received_at", "type", "site", "path", "title", "event_name", "mailing_id", "link_id",
+        "verdict", "country", "device"],
+    ("tracking-health", "Hits stored in ClickHouse (all sites)"): [
+        "time", "hits", "rows_before_merge"],
+}
+
+NUMERIC = re.compile(r"^(Nullable\()?(U?Int\d+|Float\d+|Decimal.*)\)?$")
+
+
+def dashboards():
+    return [json.loads(p.read_text()) for p in sorted(DASHBOARDS.glob("*.json"))]
+
+
+def sql_queries():
+    """(dashboard uid, title, panel type or 'variable', SQL) of every ClickHouse query."""
+    out = []
+    for d in dashboards():
+        for v in d["templating"]["list"]:
+            if v["type"] == "query":
+                out.append((d["uid"], f"variable {v['name']}", "variable", v["query"]))
+        for p in d["panels"]:
+            for t in p.get("targets", []):
+                if t["datasource"]["type"] == "grafana-clickhouse-datasource":
+                    out.append((d["uid"], p["title"], p["type"], t["rawSql"]))
+    return out
+
+
+def promql_exprs():
+    return [(d["uid"], p["title"], t["expr"]) for d in dashboards() for p in d["panels"]
+            for t in p.get("targets", []) if t["datasource"]["type"] == "prometheus"]
+
+
+def expand(sql, variables, start, end, interval_s):
+    """What Grafana and the grafana-clickhouse-datasource plugin turn a query into."""
+    f, t = int(start.timestamp()), int(end.timestamp())
+    sql = re.sub(r"\$__timeFilter\((\w+)\)",
+                 lambda m: f"{m[1]} >= toDateTime({f}) AND {m[1]} <= toDateTime({t})", sql)
+    sql = re.sub(r"\$__dateFilter\((\w+)\)",
+                 lambda m: f"{m[1]} >= toDate('{start:%Y-%m-%d}') AND "
+                           f"{m[1]} <= toDate('{end:%Y-%m-%d}')", sql)
+    sql = sql.replace("$__fromTime", f"toDateTime({f})").replace("$__toTime", f"toDateTime({t})")
+    sql = sql.replace("$__interval_s", str(interval_s))
+    for name, value in variables.items():
+        sql = re.sub(r"\$\{" + name + r"(:singlequote)?\}|\$" + name + r"\b",
+                     lambda m: f"'{value}'" if m[1] else value, sql)
+    left = re.findall(r"\$\{?\w+", sql)
+    assert not left, f"unexpanded macros or variables {left} in:\n{sql}"
+    return sql
+
+
+def check_shape(uid, title, kind, cols, types, rows, must_have_rows):
+    key = (uid, title)
+    if kind != "variable":
+        assert key in EXPECTED_COLUMNS, f"no expected columns for panel {key}; add them"
+        assert cols == EXPECTED_COLUMNS[key], f"{key}: columns {cols}"
+    assert len(set(cols)) == len(cols), f"{key}: duplicate column names {cols}"
+    for c in cols:
+        assert re.fullmatch(r"[a-z_][a-z0-9_]*", c), f"{key}: unaliased column {c!r}"
+    if must_have_rows:
+        assert rows, f"{key}: no rows on the generated data"
+    if kind == "timeseries":
+        assert cols[0] == "time" and types[0].startswith("DateTime"), f"{key}: {types}"
+        assert all(NUMERIC.match(t) for t in types[1:]), f"{key}: non-numeric series {types}"
+    if kind == "stat":
+        assert len(rows) == 1 and all(NUMERIC.match(t) for t in types), f"{key}: {types}"
+    if kind in ("piechart", "barchart"):
+        assert types[0] == "String" and all(NUMERIC.match(t) for t in types[1:]), f"{key}"
+    if kind == "variable":
+        assert len(cols) == 1 and types[0] == "String", f"{key}: {types}"
+
+
+def run_all(engine, database):
+    checked = 0
+    for account in ACCOUNTS:
+        variables = dict(VARIABLES, account=account)
+        for uid, title, kind, sql in sql_queries():
+            text = expand(sql, variables, DATA_FROM, DATA_TO, INTERVAL_S)
+            cols, types, rows = engine.select(text, database)
+            check_shape(uid, title, kind, cols, types, rows, must_have_rows=account == "__all")
+            checked += 1
+    return checked
+
+
+@pytest.fixture(scope="module")
+def loaded_18(clickhouse, tracking_data):
+    clickhouse.migrate("dash18")
+    load(clickhouse, "dash18", tracking_data)
+    return clickhouse
+
+
+@pytest.fixture(scope="module")
+def loaded_chdb(chdb_engine, tracking_data):
+    chdb_engine.migrate("dashchdb")
+    load(chdb_engine, "dashchdb", tracking_data)
+    return chdb_engine
+
+
+def test_every_sql_query_runs_on_clickhouse_18(loaded_18):
+    assert run_all(loaded_18, "dash18") == len(ACCOUNTS) * len(sql_queries())
+
+
+def test_every_sql_query_runs_on_current_clickhouse(loaded_chdb):
+    assert run_all(loaded_chdb, "dashchdb") == len(ACCOUNTS) * len(sql_queries())
+
+
+def test_every_panel_has_expected_columns_listed():
+    panels = {(uid, title) for uid, title, kind, _ in sql_queries() if kind != "variable"}
+    assert panels == set(EXPECTED_COLUMNS), set(EXPECTED_COLUMNS) ^ panels
+
+
+def test_replayed_duplicates_are_not_counted(loaded_18):
+    """The generated data holds replayed rows (same event_id); the Pageviews panel must count
+    each hit once, as the single distinct-count query does."""
+    [(_, _, _, sql)] = [q for q in sql_queries() if q[:2] == ("tracking-traffic", "Pageviews")]
+    _, _, [[shown]] = loaded_18.select(
+        expand(sql, dict(VARIABLES, account="__all"), DATA_FROM, DATA_TO, INTERVAL_S), "dash18")
+    _, _, [[rows, distinct]] = loaded_18.select(
+        "SELECT count(), uniqExact(event_id) FROM hits WHERE site = 'shop.example' "
+        "AND type = 'pageview' AND is_bot = 0", "dash18")
+    assert int(rows) > int(distinct), "generated data should contain replays"
+    assert int(shown) == int(distinct)
+
+
+# ---- Prometheus ---------------------------------------------------------------------------
+
+PROMQL_WORDS = {"by", "without", "on", "ignoring", "group_left", "group_right", "and", "or",
+                "unless", "bool", "offset", "le", "inf", "nan"}
+
+
+def catalogue_names(path):
+    """The metric names a telemetry.rs exports: its METRIC_NAMES list, with constants resolved."""
+    src = path.read_text()
+    consts = dict(re.findall(r'const\s+(\w+)\s*:\s*&(?:\'static\s+)?str\s*=\s*"([^"]+)"', src))
+    m = re.search(r"METRIC_NAMES\s*:\s*&\[&(?:'static\s+)?str\]\s*=\s*&\[(.*?)\];", src, re.S)
+    assert m, f"{path}: no `pub const METRIC_NAMES: &[&str] = &[...]`"
+    body = re.sub(r"//[^\n]*", "", m[1])
+    names = set(re.findall(r'"([^"]+)"', body))
+    for ident in re.findall(r"\b([A-Z][A-Z0-9_]*)\b", re.sub(r'"[^"]*"', "", body)):
+        assert ident in consts, f"{path}: METRIC_NAMES names {ident}, not a &str constant"
+        names.add(consts[ident])
+    return names
+
+
+def known_metrics():
+    present = [p for p in CATALOGUES if p.exists()]
+    assert present, "no metric catalogue exists yet (collector or aggregator telemetry.rs)"
+    names = set()
+    for p in present:
+        names |= catalogue_names(p)
+    return names, [p for p in CATALOGUES if not p.exists()]
+
+
+def metric_names(expr):
+    """Series names an expression selects: identifiers that are not functions, keywords,
+    label names or label values."""
+    e = re.sub(r'"(?:[^"\\]|\\.)*"', '""', expr)
+    e = re.sub(r"\{[^}]*\}", "", e)
+    e = re.sub(r"\[[^\]]*\]", "", e)
+    e = re.sub(r"\b(by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)", " ", e)
+    out = []
+    for m in re.finditer(r"[a-zA-Z_:][a-zA-Z0-9_:]*", e):
+        word, rest = m[0], e[m.end():].lstrip()
+        if rest.startswith("(") or word.lower() in PROMQL_WORDS:
+            continue
+        out.append(word)
+    return out
+
+
+def base_name(name, known):
+    if name in known:
+        return name
+    for suffix in ("_bucket", "_sum", "_count"):
+        if name.endswith(suffix) and name[: -len(suffix)] in known:
+            return name[: -len(suffix)]
+    return None
+
+
+def test_promql_names_only_catalogued_metrics():
+    known, missing = known_metrics()
+    exprs = promql_exprs()
+    assert exprs, "the health dashboard has PromQL panels"
+    unknown = []
+    for uid, title, expr in exprs:
+        names = metric_names(expr)
+        assert names, f"{uid}/{title}: no metric in {expr!r}"
+        unknown += [(title, n) for n in names if base_name(n, known) is None]
+    # A name from a catalogue that does not exist yet cannot be judged; once both exist every
+    # name must be found (the prefix tells which binary a name belongs to).
+    judged = [(t, n) for t, n in unknown
+              if not any(n.startswith(p.parts[-3] + "_") for p in missing)]
+    assert not judged, f"PromQL names metrics no catalogue exports: {judged}"
+
+
+def test_metric_name_extraction():
+    assert metric_names('histogram_quantile(0.99, sum by (le) (rate(a_b_bucket{x="y"}[5m])))') \
+        == ["a_b_bucket"]
+    assert metric_names("sum(rate(x_total[$__rate_interval])) / sum(y)") == ["x_total", "y"]
+    assert metric_names('sum by (reason) (rate(c{route="/e"}[1m]))') == ["c"]
+
+
+def test_catalogue_parsing(tmp_path):
+    f = tmp_path / "telemetry.rs"
+    f.write_text('pub const A: &str = "svc_a_total";\n'
+                 'pub const METRIC_NAMES: &[&str] = &[\n    A, // one\n    "svc_b",\n];\n')
+    assert catalogue_names(f) == {"svc_a_total", "svc_b"}
+
+
+# ---- files --------------------------------------------------------------------------------
+
+def test_committed_json_matches_sources():
+    r = subprocess.run([sys.executable, str(DASHBOARDS / "build.py"), "--check"],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stdout + r.stderr
+
+
+def test_dashboards_are_well_formed():
+    uids = set()
+    for d in dashboards():
+        assert d["uid"] not in uids and len(d["uid"]) <= 40
+        uids.add(d["uid"])
+        names = [v["name"] for v in d["templating"]["list"]]
+        ids = [p["id"] for p in d["panels"]]
+        assert len(ids) == len(set(ids)), d["uid"]
+        for p in d["panels"]:
+            assert p["targets"], p["title"]
+            for t in p["targets"]:
+                uid = t["datasource"]["uid"]
+                assert uid in ("${ds_clickhouse}", "${ds_prometheus}"), uid
+                assert uid[2:-1] in names, f"{d['uid']}: {uid} is not a variable"
+    assert {"tracking-traffic", "tracking-mailing", "tracking-pages", "tracking-funnels",
+            "tracking-people", "tracking-health"} <= uids
+
+
+def test_provisioning_points_at_the_plugin_and_prometheus():
+    ds = yaml.safe_load((DASHBOARDS / "provisioning/datasources.yaml").read_text())
+    types = {d["type"] for d in ds["datasources"]}
+    assert types == {"grafana-clickhouse-datasource", "prometheus"}
+    ch = next(d for d in ds["datasources"] if d["type"] == "grafana-clickhouse-datasource")
+    assert ch["jsonData"]["defaultDatabase"] and ch["jsonData"]["port"]
+    assert "password" not in ch["jsonData"], "passwords belong in secureJsonData"
+    prov = yaml.safe_load((DASHBOARDS / "provisioning/dashboards.yaml").read_text())
+    assert prov["providers"][0]["type"] == "file"
