@@ -1,0 +1,305 @@
+//! The collector's one metric catalogue: every name, its help text, its buckets, and the enums
+//! its labels come from. Nothing else in the crate names a metric.
+
+use std::sync::OnceLock;
+
+use metrics::{counter, describe_counter, describe_gauge, describe_histogram, gauge, histogram};
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+
+/// Hits that reached a route (before validation), by route.
+pub const HITS_RECEIVED: &str = "collector_hits_received_total";
+/// Hits queued for ClickHouse, by route.
+pub const HITS_ACCEPTED: &str = "collector_hits_accepted_total";
+/// Hits refused as invalid, by reason.
+pub const HITS_REJECTED: &str = "collector_hits_rejected_total";
+/// Valid hits not stored because queue and spool were both full (`cause="intentional"`).
+pub const HITS_DROPPED: &str = "collector_hits_dropped_total";
+/// Rows per batch handed to ClickHouse.
+pub const BATCH_ROWS: &str = "collector_batch_rows";
+/// Time of one INSERT, successful or not.
+pub const INSERT_DURATION: &str = "collector_insert_duration_seconds";
+/// Failed INSERTs, by class.
+pub const INSERT_ERRORS: &str = "collector_insert_errors_total";
+/// Hits confirmed by ClickHouse.
+pub const HITS_WRITTEN: &str = "collector_hits_written_total";
+/// Hits waiting in the in-memory queue.
+pub const QUEUE_HITS: &str = "collector_queue_hits";
+/// Bytes of batches waiting in the spool.
+pub const SPOOL_BYTES: &str = "collector_spool_bytes";
+/// Segment files waiting in the spool.
+pub const SPOOL_SEGMENTS: &str = "collector_spool_segments";
+/// Hits written to the spool.
+pub const SPOOLED_HITS: &str = "collector_spooled_hits_total";
+/// Hits replayed from the spool into ClickHouse.
+pub const REPLAYED_HITS: &str = "collector_replayed_hits_total";
+/// Hits ClickHouse refused as bad data, set aside under `quarantine/`.
+pub const QUARANTINED_HITS: &str = "collector_quarantined_hits_total";
+/// Spool segments found torn or corrupt and moved aside.
+pub const SPOOL_CORRUPT: &str = "collector_spool_corrupt_segments_total";
+/// HTTP answers, by route template and status.
+pub const HTTP_REQUESTS: &str = "collector_http_requests_total";
+/// Public connections open now.
+pub const CONNECTIONS: &str = "collector_connections";
+
+/// Every metric this binary exports (dashboards and alerts are checked against it).
+pub const METRIC_NAMES: &[&str] = &[
+    HITS_RECEIVED,
+    HITS_ACCEPTED,
+    HITS_REJECTED,
+    HITS_DROPPED,
+    BATCH_ROWS,
+    INSERT_DURATION,
+    INSERT_ERRORS,
+    HITS_WRITTEN,
+    QUEUE_HITS,
+    SPOOL_BYTES,
+    SPOOL_SEGMENTS,
+    SPOOLED_HITS,
+    REPLAYED_HITS,
+    QUARANTINED_HITS,
+    SPOOL_CORRUPT,
+    HTTP_REQUESTS,
+    CONNECTIONS,
+];
+
+/// Route templates, the only values of the `route` label.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Route {
+    /// `GET /p.gif`
+    Pixel,
+    /// `POST /e` (and its preflight)
+    Beacon,
+    /// `GET /t.js`
+    Script,
+    /// `GET /r/{token}`
+    Click,
+    /// `GET /o/{token}.gif`
+    Open,
+    /// Anything else.
+    Other,
+}
+
+impl Route {
+    /// Label value.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Pixel => "/p.gif",
+            Self::Beacon => "/e",
+            Self::Script => "/t.js",
+            Self::Click => "/r/{token}",
+            Self::Open => "/o/{token}.gif",
+            Self::Other => "other",
+        }
+    }
+}
+
+/// Classes of insert failure, the only values of the `class` label.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InsertClass {
+    /// ClickHouse refused the data itself; never retried.
+    BadData,
+    /// Slower than the insert timeout.
+    Timeout,
+    /// Anything else (down, network, overload); retried.
+    Transient,
+}
+
+impl InsertClass {
+    /// Label value.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::BadData => "bad_data",
+            Self::Timeout => "timeout",
+            Self::Transient => "transient",
+        }
+    }
+}
+
+/// Status codes the collector answers with, as static label values.
+fn status_label(status: u16) -> &'static str {
+    match status {
+        200 => "200",
+        202 => "202",
+        204 => "204",
+        302 => "302",
+        304 => "304",
+        400 => "400",
+        404 => "404",
+        405 => "405",
+        413 => "413",
+        503 => "503",
+        _ => "other",
+    }
+}
+
+/// Installs the global Prometheus recorder once per process and returns its handle.
+pub fn install() -> PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE
+        .get_or_init(|| {
+            let builder = PrometheusBuilder::new()
+                .set_buckets_for_metric(
+                    Matcher::Full(BATCH_ROWS.into()),
+                    &[1.0, 10.0, 100.0, 1_000.0, 5_000.0, 10_000.0, 50_000.0],
+                )
+                .and_then(|b| {
+                    b.set_buckets_for_metric(
+                        Matcher::Full(INSERT_DURATION.into()),
+                        &[
+                            0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+                        ],
+                    )
+                });
+            let recorder = match builder {
+                Ok(b) => b.build_recorder(),
+                // Buckets are constants above; this cannot fail, but never panic at start.
+                Err(_) => PrometheusBuilder::new().build_recorder(),
+            };
+            let handle = recorder.handle();
+            // Another recorder may already be installed (tests); ours still renders.
+            let _ = metrics::set_global_recorder(recorder);
+            describe();
+            handle
+        })
+        .clone()
+}
+
+fn describe() {
+    describe_counter!(HITS_RECEIVED, "Hits that reached a route, by route.");
+    describe_counter!(HITS_ACCEPTED, "Hits queued for ClickHouse, by route.");
+    describe_counter!(HITS_REJECTED, "Hits refused as invalid, by reason.");
+    describe_counter!(
+        HITS_DROPPED,
+        "Valid hits not stored because queue and spool were full."
+    );
+    describe_histogram!(BATCH_ROWS, "Rows per batch handed to ClickHouse.");
+    describe_histogram!(INSERT_DURATION, "Seconds per INSERT attempt.");
+    describe_counter!(INSERT_ERRORS, "Failed INSERTs, by class.");
+    describe_counter!(HITS_WRITTEN, "Hits confirmed by ClickHouse.");
+    describe_gauge!(QUEUE_HITS, "Hits waiting in the in-memory queue.");
+    describe_gauge!(SPOOL_BYTES, "Bytes waiting in the on-disk spool.");
+    describe_gauge!(SPOOL_SEGMENTS, "Segments waiting in the on-disk spool.");
+    describe_counter!(SPOOLED_HITS, "Hits written to the spool.");
+    describe_counter!(
+        REPLAYED_HITS,
+        "Hits replayed from the spool into ClickHouse."
+    );
+    describe_counter!(QUARANTINED_HITS, "Hits refused by ClickHouse as bad data.");
+    describe_counter!(SPOOL_CORRUPT, "Torn or corrupt spool segments moved aside.");
+    describe_counter!(HTTP_REQUESTS, "HTTP answers, by route and status.");
+    describe_gauge!(CONNECTIONS, "Public connections open now.");
+}
+
+/// Counts `n` hits arriving at `route`.
+pub fn received(route: Route, n: u64) {
+    counter!(HITS_RECEIVED, "route" => route.label()).increment(n);
+}
+
+/// Counts `n` hits queued from `route`.
+pub fn accepted(route: Route, n: u64) {
+    counter!(HITS_ACCEPTED, "route" => route.label()).increment(n);
+}
+
+/// Counts `n` invalid hits; `reason` comes from `enrich::REASONS` or the token errors.
+pub fn rejected(reason: &'static str, n: u64) {
+    counter!(HITS_REJECTED, "reason" => reason).increment(n);
+}
+
+/// Counts `n` valid hits dropped on purpose because queue and spool were full.
+pub fn dropped(n: u64) {
+    counter!(HITS_DROPPED, "cause" => "intentional").increment(n);
+}
+
+/// Records one INSERT attempt.
+pub fn insert(seconds: f64, rows: usize, error: Option<InsertClass>) {
+    histogram!(INSERT_DURATION).record(seconds);
+    match error {
+        None => counter!(HITS_WRITTEN).increment(rows as u64),
+        Some(class) => counter!(INSERT_ERRORS, "class" => class.label()).increment(1),
+    }
+}
+
+/// Records the size of a batch as it is formed.
+pub fn batch(rows: usize) {
+    histogram!(BATCH_ROWS).record(rows as f64);
+}
+
+/// Sets the queue depth.
+pub fn queue_depth(n: usize) {
+    gauge!(QUEUE_HITS).set(n as f64);
+}
+
+/// Sets the spool size.
+pub fn spool_size(bytes: u64, segments: usize) {
+    gauge!(SPOOL_BYTES).set(bytes as f64);
+    gauge!(SPOOL_SEGMENTS).set(segments as f64);
+}
+
+/// Counts hits spooled.
+pub fn spooled(rows: usize) {
+    counter!(SPOOLED_HITS).increment(rows as u64);
+}
+
+/// Counts hits replayed from the spool.
+pub fn replayed(rows: usize) {
+    counter!(REPLAYED_HITS).increment(rows as u64);
+}
+
+/// Counts hits quarantined.
+pub fn quarantined(rows: usize) {
+    counter!(QUARANTINED_HITS).increment(rows as u64);
+}
+
+/// Counts a corrupt segment moved aside.
+pub fn corrupt_segment() {
+    counter!(SPOOL_CORRUPT).increment(1);
+}
+
+/// Counts one HTTP answer.
+pub fn http(route: Route, status: u16) {
+    counter!(HTTP_REQUESTS, "route" => route.label(), "status" => status_label(status))
+        .increment(1);
+}
+
+/// Sets the number of open public connections.
+pub fn connections(n: usize) {
+    gauge!(CONNECTIONS).set(n as f64);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_follow_the_convention() {
+        for n in METRIC_NAMES {
+            assert!(n.starts_with("collector_"), "{n}");
+            assert!(
+                n.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'),
+                "{n}"
+            );
+        }
+        let mut sorted = METRIC_NAMES.to_vec();
+        sorted.sort_unstable();
+        sorted.dedup();
+        assert_eq!(sorted.len(), METRIC_NAMES.len(), "duplicate metric name");
+    }
+
+    #[test]
+    fn recorded_metrics_render() {
+        let h = install();
+        received(Route::Pixel, 3);
+        batch(10);
+        insert(0.01, 10, None);
+        let text = h.render();
+        assert!(
+            text.contains("collector_hits_received_total{route=\"/p.gif\"}"),
+            "{text}"
+        );
+        assert!(text.contains("collector_batch_rows_bucket"), "{text}");
+        assert!(
+            text.contains("collector_insert_duration_seconds_bucket"),
+            "{text}"
+        );
+    }
+}
