@@ -5,7 +5,11 @@
 //! endpoints of `crate::metrics` (engineer D) plug in at the marked line.
 
 pub mod error;
+pub mod gdpr;
+pub mod intake;
+pub mod links;
 pub mod route;
+pub mod validate;
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -32,6 +36,8 @@ pub struct AppState {
     pub prometheus: metrics_exporter_prometheus::PrometheusHandle,
     /// Hands out row versions for ReplacingMergeTree upserts.
     pub versions: crate::store::VersionClock,
+    /// Serialises GDPR erasures within this process.
+    pub erase_lock: tokio::sync::Mutex<()>,
     /// The endpoint table, built once.
     routes: Vec<Route>,
     /// SHA-256 of `ADMIN_TOKEN`, so the comparison takes the same time whatever the length.
@@ -48,6 +54,7 @@ impl AppState {
             ch,
             prometheus: telemetry::install(),
             versions: crate::store::VersionClock::default(),
+            erase_lock: tokio::sync::Mutex::new(()),
             routes: routes(),
             admin_digest,
         }
@@ -70,7 +77,36 @@ impl AppState {
 
 /// Every endpoint of the API.
 pub fn routes() -> Vec<Route> {
-    let mut r: Vec<Route> = vec![];
+    use Method as M;
+    let mut r = vec![
+        Route::new(M::POST, "/api/accounts", |s, q| {
+            Box::pin(intake::accounts(s, q))
+        }),
+        Route::new(M::POST, "/api/persons", |s, q| {
+            Box::pin(intake::persons(s, q))
+        }),
+        Route::new(M::POST, "/api/mailings", |s, q| {
+            Box::pin(intake::mailings(s, q))
+        }),
+        Route::new(M::POST, "/api/mailings/{id}/sends", |s, q| {
+            Box::pin(intake::sends(s, q))
+        }),
+        Route::new(M::POST, "/api/consents", |s, q| {
+            Box::pin(intake::consents(s, q))
+        }),
+        Route::new(M::POST, "/api/links/sign", |s, q| {
+            Box::pin(links::sign(s, q))
+        }),
+        Route::new(M::POST, "/api/persons/{id}/token", |s, q| {
+            Box::pin(links::person_token(s, q))
+        }),
+        Route::new(M::GET, "/api/persons/{id}/export", |s, q| {
+            Box::pin(gdpr::export(s, q))
+        }),
+        Route::new(M::DELETE, "/api/persons/{id}", |s, q| {
+            Box::pin(gdpr::erase(s, q))
+        }),
+    ];
     // Engineer D: register the metric endpoints here, e.g.
     //     r.extend(crate::metrics::api::routes());
     // where `routes()` returns `Vec<Route>` for /api/mailings/{id}/response, /api/pages,

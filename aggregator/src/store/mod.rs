@@ -1,6 +1,10 @@
 //! ClickHouse storage of the back-office data: row types, the upsert version clock and the
 //! all-or-nothing writes of the intake endpoints.
 
+pub mod erase;
+pub mod person_data;
+pub mod rows;
+
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 

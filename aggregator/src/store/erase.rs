@@ -1,0 +1,132 @@
+//! GDPR erasure: deletes the person's rows from every table (ClickHouse `ALTER TABLE … DELETE`
+//! mutations, waited for by polling `system.mutations`, since 18.16 has no `mutations_sync`),
+//! then writes a receipt to `erasures`. A repeated erasure finds the receipt and changes
+//! nothing.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+use super::person_data::{count_of, linked_visitors, person_tables, scoped_query};
+use super::rows::{insert_all, ErasureRow};
+
+/// Why an erasure did not finish.
+#[derive(Debug, thiserror::Error)]
+pub enum EraseError {
+    /// ClickHouse refused or is unreachable.
+    #[error("clickhouse: {0}")]
+    ClickHouse(#[from] clickhouse::error::Error),
+    /// The mutations did not finish in time; rerun the erasure (it is idempotent until the
+    /// receipt is written).
+    #[error("mutations on {0:?} still running after the timeout; repeat the request")]
+    Timeout(Vec<String>),
+    /// A mutation finished but rows are still there (e.g. written meanwhile).
+    #[error("rows remain in {0:?} after erasure; repeat the request")]
+    Remaining(Vec<String>),
+}
+
+/// The stored receipt of an earlier erasure, if any.
+pub async fn existing_receipt(
+    ch: &clickhouse::Client,
+    person_id: &str,
+) -> Result<Option<Value>, clickhouse::error::Error> {
+    let text: Option<String> = ch
+        .query("SELECT receipt FROM erasures WHERE person_id = ? ORDER BY at LIMIT 1")
+        .bind(person_id)
+        .fetch_optional()
+        .await?;
+    Ok(text.and_then(|t| serde_json::from_str(&t).ok()))
+}
+
+/// Erases the person and returns the receipt
+/// `{"person_id", "at", "requested_by", "rows_removed": {table: n}}`.
+pub async fn erase(
+    ch: &clickhouse::Client,
+    person_id: &str,
+    requested_by: &str,
+    timeout: Duration,
+) -> Result<Value, EraseError> {
+    if let Some(r) = existing_receipt(ch, person_id).await? {
+        return Ok(r);
+    }
+    let started = Instant::now();
+    // Visitors first: deleting identity_links would lose them.
+    let visitors = linked_visitors(ch, person_id).await?;
+    let tables = person_tables(ch).await?;
+    let mut removed: BTreeMap<String, u64> = BTreeMap::new();
+    let mut mutated = Vec::new();
+    for t in &tables {
+        let n = count_of(ch, t, person_id, &visitors).await?;
+        removed.insert(t.name.clone(), n);
+        if n == 0 {
+            continue;
+        }
+        if let Some(q) = scoped_query(ch, "ALTER TABLE", "DELETE WHERE", t, person_id, &visitors) {
+            q.execute().await?;
+            mutated.push(t.name.clone());
+        }
+    }
+    wait_for_mutations(ch, &mutated, timeout.saturating_sub(started.elapsed())).await?;
+    let mut remaining = Vec::new();
+    for t in &tables {
+        if count_of(ch, t, person_id, &visitors).await? > 0 {
+            remaining.push(t.name.clone());
+        }
+    }
+    if !remaining.is_empty() {
+        return Err(EraseError::Remaining(remaining));
+    }
+    let at = super::now_s();
+    let receipt = json!({
+        "person_id": person_id,
+        "at": crate::api::validate::format_time(at),
+        "requested_by": requested_by,
+        "visitor_ids_erased": visitors.len(),
+        "rows_removed": removed,
+    });
+    let row = ErasureRow {
+        person_id: person_id.to_string(),
+        at,
+        requested_by: requested_by.to_string(),
+        receipt: receipt.to_string(),
+    };
+    insert_all(ch, "erasures", &[row]).await?;
+    tracing::info!(
+        tables = mutated.len(),
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        "person erased"
+    );
+    Ok(receipt)
+}
+
+/// Polls `system.mutations` until no mutation of `tables` is left undone.
+async fn wait_for_mutations(
+    ch: &clickhouse::Client,
+    tables: &[String],
+    timeout: Duration,
+) -> Result<(), EraseError> {
+    if tables.is_empty() {
+        return Ok(());
+    }
+    let deadline = Instant::now() + timeout;
+    let mut pause = Duration::from_millis(20);
+    loop {
+        let pending: Vec<String> = ch
+            .query(
+                "SELECT DISTINCT table FROM system.mutations \
+                 WHERE database = currentDatabase() AND is_done = 0 AND has(?, table)",
+            )
+            .bind(tables)
+            .fetch_all()
+            .await?;
+        if pending.is_empty() {
+            return Ok(());
+        }
+        if Instant::now() >= deadline {
+            return Err(EraseError::Timeout(pending));
+        }
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(Duration::from_millis(500));
+    }
+}
