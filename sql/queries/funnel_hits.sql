@@ -1,0 +1,28 @@
+-- GET /api/funnels/{name}: the pageviews and events of one site in [from, to) that match any
+-- step of the funnel (exact paths, path prefixes from patterns ending in '*', event names),
+-- one row per event_id, ordered by (visitor, ts_ms, event_id), with the person's account.
+-- The walk through the steps happens in Rust (metrics/funnel.rs): matching ordered steps
+-- within a window from every start is a fold ClickHouse 18.16 cannot express
+-- (no arrayFold; windowFunnel gives only the level, not the step times nor who dropped).
+-- params: site String = 'shop.example', from DateTime = 1767571200, to DateTime = 1767830400, paths Array(String) = ['/','/pricing'], prefixes Array(String) = ['/blog/'], events Array(String) = ['signup']
+SELECT f_visitor, f_person, account_id, f_ts, f_event, f_type, f_path, f_name
+FROM
+(
+    SELECT
+        toString(event_id) AS f_event, any(visitor_id) AS f_visitor, any(person_id) AS f_person,
+        any(ts_ms) AS f_ts, any(type) AS f_type, any(path) AS f_path,
+        any(event_name) AS f_name
+    FROM hits
+    WHERE site = ? AND received_at >= toDateTime(?) AND received_at < toDateTime(?)
+      AND type IN ('pageview', 'event') AND is_bot = 0 AND visitor_id != ''
+      AND ((type = 'pageview' AND (has(?, path) OR arrayExists(x -> startsWith(path, x), ?)))
+           OR (type = 'event' AND has(?, event_name)))
+    GROUP BY event_id
+)
+ANY LEFT JOIN
+(
+    SELECT person_id AS f_person, argMax(account_id, version) AS account_id
+    FROM persons
+    GROUP BY person_id
+) USING f_person
+ORDER BY f_visitor, f_ts, f_event

@@ -1,0 +1,24 @@
+-- Job "days", step 2: page effectiveness per (day, site, path) from the pageviews of
+-- generation `version` (written by job_pageviews.sql in the same run).
+-- Visits are sessions through the page; a visit converts when a goal is reached in the same
+-- session at or after a view of the page. Visits from mailings/campaigns count the sessions
+-- that entered on the page from one. Median time keeps an exact state so days merge exactly.
+-- params: version UInt64 = 7, source_version UInt64 = 7
+INSERT INTO r_page_daily
+SELECT
+    day, toUInt64(?) AS version, site, path,
+    count() AS pageviews,
+    uniqExactState(visitor_id) AS visitors,
+    sum(is_entrance) AS entrances,
+    sum(is_exit) AS exits,
+    sum(is_bounce) AS bounces,
+    sum(timed) AS timed_views,
+    sumIf(time_ms, timed = 1) AS time_sum_ms,
+    quantileExactStateIf(0.5)(time_ms, timed = 1) AS time_median,
+    uniqExact(visitor_id, session_no) AS visits,
+    uniqExactIf(visitor_id, session_no, converts_after = 1) AS converting_visits,
+    sumIf(from_mailing, is_entrance = 1) AS visits_from_mailing,
+    sumIf(from_campaign, is_entrance = 1) AS visits_from_campaign
+FROM r_pageviews
+WHERE version = ?
+GROUP BY day, site, path
