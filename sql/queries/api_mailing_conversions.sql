@@ -14,7 +14,7 @@ FROM
         WHERE (toString(day), version) IN
               (SELECT bucket, max(version) FROM r_generations WHERE job = 'days' GROUP BY bucket)
           AND kind = 'click' AND mailing_id = ?
-    )
+    ) AS l1
     ALL INNER JOIN
     (
         SELECT person_id, ts_ms AS goal_ts
@@ -22,10 +22,10 @@ FROM
         WHERE (toString(day), version) IN
               (SELECT bucket, max(version) FROM r_generations WHERE job = 'days' GROUP BY bucket)
           AND kind = 'conversion' AND detail = ?
-    ) USING person_id
+    ) AS r3 USING person_id
     WHERE goal_ts >= click_ts AND goal_ts <= click_ts + ?
     GROUP BY person_id
-)
+) AS l2
 ANY INNER JOIN
 (
     SELECT person_id, account_id
@@ -33,7 +33,7 @@ ANY INNER JOIN
     WHERE (mailing_id, version) IN
           (SELECT bucket, max(version) FROM r_generations WHERE job = 'mailings' GROUP BY bucket)
       AND mailing_id = ?
-) USING person_id
+) AS r4 USING person_id
 WHERE (? = '' OR account_id = ?)
 GROUP BY account_id
 ORDER BY account_id

@@ -18,11 +18,11 @@ FROM
       AND ((type = 'pageview' AND (has(?, path) OR arrayExists(x -> startsWith(path, x), ?)))
            OR (type = 'event' AND has(?, event_name)))
     GROUP BY event_id
-)
+) AS l1
 ANY LEFT JOIN
 (
     SELECT person_id AS f_person, argMax(account_id, version) AS account_id
     FROM persons
     GROUP BY person_id
-) USING f_person
+) AS r2 USING f_person
 ORDER BY f_visitor, f_ts, f_event

@@ -81,7 +81,7 @@ FROM
             GROUP BY day, site, visitor_id, session_no
         )
     )
-)
+) AS l1
 ANY LEFT JOIN
 (
     SELECT activity_id, first_seen AS prev_first_seen
@@ -89,4 +89,4 @@ ANY LEFT JOIN
     WHERE (toString(day), version) IN
           (SELECT bucket, max(version) FROM r_generations WHERE job = 'days' GROUP BY bucket)
       AND has(arrayMap(d -> toDate(d), ?), day)
-) USING activity_id
+) AS r2 USING activity_id

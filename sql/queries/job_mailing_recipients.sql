@@ -17,14 +17,14 @@ FROM
         SELECT mailing_id, person_id, toUInt64(sent_at) * 1000 AS sent_ms
         FROM mailing_sends FINAL
         WHERE has(?, mailing_id)
-    )
+    ) AS l1
     ANY LEFT JOIN
     (
         SELECT person_id, argMax(account_id, version) AS account_id
         FROM persons
         GROUP BY person_id
-    ) USING person_id
-)
+    ) AS r3 USING person_id
+) AS l2
 ANY LEFT JOIN
 (
     SELECT
@@ -46,4 +46,4 @@ ANY LEFT JOIN
         GROUP BY event_id
     )
     GROUP BY e_mailing, e_person
-) USING mailing_id, person_id
+) AS r4 USING (mailing_id, person_id)
