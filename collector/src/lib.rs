@@ -78,7 +78,8 @@ fn build_geo(config: &Config) -> Result<Arc<dyn enrich::GeoLookup>, StartError> 
 /// (hits then go to the spool).
 async fn check_schema(config: &Config) -> Result<(), StartError> {
     let check = common::schema::check(&config.clickhouse);
-    match tokio::time::timeout(Duration::from_secs(5), check).await {
+    let limit = config.insert_timeout.min(Duration::from_secs(5));
+    match tokio::time::timeout(limit, check).await {
         Ok(Ok(_)) => Ok(()),
         Ok(Err(e @ common::schema::SchemaError::TooOld { .. })) => Err(StartError::Schema(e)),
         Ok(Err(e)) => {

@@ -18,6 +18,8 @@ use tokio::sync::watch;
 /// How often replicas re-read the winning salt.
 const SYNC_EVERY: Duration = Duration::from_secs(30);
 const DAY_MS: u64 = 86_400_000;
+/// A sync slower than this is abandoned until the next round.
+const SYNC_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Today's salt, as held in memory.
 #[derive(Debug)]
@@ -129,8 +131,14 @@ pub async fn sync_loop(
     mut stop: watch::Receiver<bool>,
 ) {
     loop {
-        if let Err(e) = salts.sync(&settings, crate::now_ms()).await {
-            tracing::warn!(error = %e, "cannot sync the daily salt; using this replica's own until ClickHouse answers");
+        let sync = tokio::time::timeout(SYNC_TIMEOUT, salts.sync(&settings, crate::now_ms()));
+        tokio::select! {
+            r = sync => match r {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => tracing::warn!(error = %e, "cannot sync the daily salt; using this replica's own until ClickHouse answers"),
+                Err(_) => tracing::warn!("daily salt sync timed out; using this replica's own until ClickHouse answers"),
+            },
+            _ = stop.changed() => return,
         }
         tokio::select! {
             _ = tokio::time::sleep(SYNC_EVERY) => {}
