@@ -19,6 +19,7 @@ pub mod referrer;
 pub mod testdata;
 pub mod ua;
 pub mod url;
+pub mod verdict;
 mod visitor;
 
 pub use beacon::{parse_beacon, MAX_BEACON_BYTES, MAX_BEACON_HITS};
