@@ -75,9 +75,17 @@ class ClickHouse:
             CLICKHOUSE_TCP_PORT=str(self.tcp_port),
         )
         if remote_servers_xml is not None:
-            path = self.dir / "remote_servers.xml"
-            path.write_text(remote_servers_xml)
-            self.env["CLICKHOUSE_REMOTE_SERVERS_FILE"] = str(path)
+            self.set_extra_config(remote_servers_xml)
+
+    def set_extra_config(self, xml, users_d=None):
+        """XML put into the server config (e.g. <remote_servers>), and optionally a users.d
+        file (profile settings), before start."""
+        path = self.dir / "remote_servers.xml"
+        path.write_text(xml)
+        self.env["CLICKHOUSE_REMOTE_SERVERS_FILE"] = str(path)
+        if users_d is not None:
+            (self.dir / "users.d").mkdir(exist_ok=True)
+            (self.dir / "users.d" / "extra.xml").write_text(users_d)
 
     def start(self):
         subprocess.run([str(ROOT / "scripts/clickhouse"), "start"], env=self.env, check=True,
@@ -93,6 +101,11 @@ class ClickHouse:
         return self
 
     def stop(self):
+        # The data is thrown away, so no graceful shutdown (it takes seconds on 18.16).
+        pid = self.dir / "server.pid"
+        if pid.exists():
+            subprocess.run(["kill", "-9", pid.read_text().strip()], stderr=subprocess.DEVNULL,
+                           check=False)
         subprocess.run([str(ROOT / "scripts/clickhouse"), "stop"], env=self.env,
                        stdout=subprocess.DEVNULL, check=False)
         shutil.rmtree(self.dir, ignore_errors=True)

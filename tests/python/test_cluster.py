@@ -1,0 +1,228 @@
+# Cluster mode for real: two ClickHouse 18.16 servers on loopback ports as two shards (the
+# layout of sql/cluster/remote_servers.example.xml, the profile of sql/cluster/users.d/), the
+# cluster schema (sql/cluster/) on both, generated data inserted through the Distributed
+# tables. Hits spread over both shards with each visitor on one shard, and every aggregator
+# query (sql/queries/*.sql: the metric jobs, then every read) gives exactly the figures it
+# gives on a single node loaded with the same data.
+import re
+import subprocess
+import sys
+
+import pytest
+
+from conftest import ROOT, ClickHouse, load, statements
+
+CLUSTER_SQL = ROOT / "sql" / "cluster"
+QUERIES = ROOT / "sql" / "queries"
+DB = "tracking_cluster_test"
+
+# The metric jobs in the order the aggregator runs them, then the commits that make their
+# generation visible to readers; each with the parameters that differ from its file's defaults.
+JOBS = [
+    ("job_pageviews", {}),
+    ("job_page_daily", {}),
+    ("job_activities", {}),
+    ("job_mailing_recipients", {}),
+    ("job_mailing_links", {}),
+    ("commit_generations", {}),
+    ("commit_generations", {"job": "'mailings'", "buckets": "['m1','m2']",
+                            "fingerprints": "['x','y']"}),
+]
+
+
+def split_top_level(text):
+    """Splits `a T = 1, b T = ['x', 'y,z']` at commas outside quotes and brackets."""
+    out, cur, depth, quote, i = [], "", 0, False, 0
+    while i < len(text):
+        ch = text[i]
+        if quote:
+            if ch == "\\":
+                cur += text[i:i + 2]
+                i += 2
+                continue
+            quote = ch != "'"
+        elif ch == "'":
+            quote = True
+        elif ch in "([{":
+            depth += 1
+        elif ch in ")]}":
+            depth -= 1
+        elif ch == "," and depth == 0:
+            out.append(cur.strip())
+            cur, i = "", i + 1
+            continue
+        cur += ch
+        i += 1
+    if cur.strip():
+        out.append(cur.strip())
+    return out
+
+
+def params(sql):
+    """The `-- params: name Type = literal, ...` header of a query file, in order."""
+    m = re.search(r"^-- params:(.*)$", sql, re.M)
+    assert m, "query file without a `-- params:` line"
+    if m[1].strip() == "none":
+        return []
+    out = []
+    for item in split_top_level(m[1]):
+        name, rest = item.split(None, 1)
+        _, value = rest.split("=", 1)
+        out.append((name, value.strip()))
+    return out
+
+
+def bind(sql, values):
+    """Puts literals in place of the `?` placeholders (outside quotes), as the Rust client
+    does client-side."""
+    body = "\n".join(line for line in sql.splitlines() if not line.lstrip().startswith("--"))
+    out, quote, it = "", False, iter(values)
+    for ch in body:
+        if ch == "'" and not out.endswith("\\"):
+            quote = not quote
+        if ch == "?" and not quote:
+            out += next(it)
+        else:
+            out += ch
+    assert next(it, None) is None, "more parameters than placeholders"
+    return out
+
+
+def query_file(name, overrides=None):
+    sql = (QUERIES / f"{name}.sql").read_text()
+    ps = params(sql)
+    values = [dict(ps, **(overrides or {}))[n] for n, _ in ps]
+    return bind(sql, values)
+
+
+def cluster_schema(cluster, database):
+    for f in sorted(CLUSTER_SQL.glob("*.sql")):
+        text = f.read_text().replace("{cluster}", cluster).replace("{database}", database)
+        yield from statements(text)
+
+
+def normalise(rows):
+    return sorted(tuple(str(v) for v in r) for r in rows)
+
+
+@pytest.fixture(scope="module")
+def shards():
+    a, b = ClickHouse(), ClickHouse()
+    layout = (CLUSTER_SQL / "remote_servers.example.xml").read_text().replace("@DATABASE@", DB)
+    for n, s in ((1, a), (2, b)):
+        layout = layout.replace(f"@HOST_{n}@", "127.0.0.1").replace(f"@PORT_{n}@", str(s.tcp_port))
+    profile = (CLUSTER_SQL / "users.d" / "tracking-cluster.xml").read_text()
+    for s in (a, b):
+        s.set_extra_config(layout, users_d=profile)
+    try:
+        a.start()
+        b.start()
+        yield a, b
+    finally:
+        a.stop()
+        b.stop()
+
+
+@pytest.fixture(scope="module")
+def loaded(shards, clickhouse, tracking_data):
+    """(entry node, other node, single node): same data, same jobs run on both layouts."""
+    a, b = shards
+    [[name]] = a.select("SELECT substitution FROM system.macros "
+                        "WHERE macro = 'tracking_cluster'")[2]
+    for s in (a, b):
+        s.query(f"CREATE DATABASE IF NOT EXISTS {DB}")
+        for stmt in cluster_schema(name, DB):
+            s.query(stmt, DB)
+    load(a, DB, tracking_data)
+    clickhouse.migrate(DB)
+    load(clickhouse, DB, tracking_data)
+    for job, overrides in JOBS:
+        sql = query_file(job, overrides)
+        a.query(sql, DB)
+        clickhouse.query(sql, DB)
+    return a, b, clickhouse
+
+
+def test_cluster_schema_is_generated_from_the_migrations():
+    r = subprocess.run([sys.executable, str(CLUSTER_SQL / "generate.py"), "--check"],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stdout + r.stderr
+    versions = {p.name for p in (ROOT / "sql" / "migrations").glob("*.sql")}
+    assert {p.name for p in CLUSTER_SQL.glob("*.sql")} == versions
+
+
+def test_every_table_has_the_single_node_columns(loaded):
+    a, b, single = loaded
+    def layout(s):
+        tables = [t for [t] in s.select(
+            f"SELECT name FROM system.tables WHERE database = '{DB}' ORDER BY name")[2]]
+        return {t: [tuple(r[:2]) for r in s.select(f"DESCRIBE TABLE {t}", DB)[2]]
+                for t in tables}
+
+    want = layout(single)
+    for node in (a, b):
+        have = layout(node)
+        for table, cols in want.items():
+            assert have.get(table) == cols, f"{table}: {have.get(table)} != {cols}"
+            if f"{table}_local" in have:
+                assert have[f"{table}_local"] == cols
+
+
+def test_hits_spread_over_both_shards_and_each_visitor_stays_on_one(loaded):
+    a, b, single = loaded
+    total = int(single.select("SELECT count() FROM hits", DB)[2][0][0])
+    counts = [int(s.select("SELECT count() FROM hits_local", DB)[2][0][0]) for s in (a, b)]
+    assert all(c > total // 5 for c in counts), counts
+    assert sum(counts) == total
+    assert int(a.select("SELECT count() FROM hits", DB)[2][0][0]) == total
+    visitors = [{r[0] for r in s.select("SELECT DISTINCT visitor_id FROM hits_local", DB)[2]}
+                for s in (a, b)]
+    assert visitors[0] and visitors[1] and not visitors[0] & visitors[1]
+    # Small tables are complete on every node (so shards join them locally).
+    for s in (a, b):
+        assert s.select("SELECT count() FROM persons_local", DB)[2] == \
+            single.select("SELECT count() FROM persons", DB)[2]
+
+
+def result_tables(single):
+    return [t for [t] in single.select(
+        f"SELECT name FROM system.tables WHERE database = '{DB}' AND name LIKE 'r\\\\_%'")[2]]
+
+
+def test_metric_jobs_write_the_same_results(loaded):
+    a, b, single = loaded
+    tables = result_tables(single)
+    assert "r_pageviews" in tables
+    for t in tables:
+        cols = [c for c, typ in single.select(f"SELECT name, type FROM system.columns WHERE "
+                                              f"database = '{DB}' AND table = '{t}'")[2]
+                if not typ.startswith("AggregateFunction") and c != "committed_at"]
+        sql = f"SELECT {', '.join(cols)} FROM {t}"
+        want = normalise(single.select(sql, DB)[2])
+        assert want, f"{t} is empty: the jobs wrote nothing"
+        assert normalise(a.select(sql, DB)[2]) == want, t
+
+
+def read_queries():
+    return sorted(p.stem for p in QUERIES.glob("*.sql")
+                  if not re.search(r"^\s*INSERT", "\n".join(
+                      line for line in p.read_text().splitlines()
+                      if not line.startswith("--")), re.M))
+
+
+def test_every_read_query_gives_the_single_node_figures(loaded):
+    a, b, single = loaded
+    names = read_queries()
+    assert len(names) >= 5
+    compared = nonempty = 0
+    for name in names:
+        sql = query_file(name)
+        want = single.select(sql, DB)
+        for node in (a, b):
+            have = node.select(sql, DB)
+            assert have[0] == want[0], f"{name}: columns {have[0]} != {want[0]}"
+            assert normalise(have[2]) == normalise(want[2]), name
+        compared += 1
+        nonempty += bool(want[2])
+    assert compared == len(names)
+    assert nonempty >= len(names) // 2, "most queries should return rows on the test data"
