@@ -100,19 +100,22 @@ async fn routes_answer_as_the_spec_says() {
     .await;
     assert_eq!(types, "click\t2\nopen\t1\npageview\t2\n");
     let metrics = c.ops_get("/metrics").await.text();
-    for name in collector::telemetry::METRIC_NAMES {
-        if [
-            "collector_hits_dropped_total",
-            "collector_quarantined_hits_total",
-            "collector_spool_corrupt_segments_total",
-            "collector_insert_errors_total",
-            "collector_replayed_hits_total",
-            "collector_spooled_hits_total",
-        ]
-        .contains(name)
-        {
-            continue;
-        }
+    // What this traffic must have produced, each name from the one catalogue.
+    use collector::telemetry as t;
+    for name in [
+        t::HITS_RECEIVED,
+        t::HITS_ACCEPTED,
+        t::HITS_REJECTED,
+        t::BATCH_ROWS,
+        t::INSERT_DURATION,
+        t::HITS_WRITTEN,
+        t::QUEUE_HITS,
+        t::SPOOL_BYTES,
+        t::SPOOL_SEGMENTS,
+        t::HTTP_REQUESTS,
+        t::CONNECTIONS,
+    ] {
+        assert!(t::METRIC_NAMES.contains(&name));
         assert!(metrics.contains(name), "{name} missing from /metrics");
     }
     c.stop().await;
@@ -394,4 +397,62 @@ async fn slow_clickhouse_drain_turns_readiness_off_and_spools() {
         collector::pipeline::Spool::open(spool.path(), 1 << 20).unwrap_or_else(|e| panic!("{e}"));
     let (_, batch) = s.oldest().unwrap_or_else(|| panic!("nothing spooled"));
     assert_eq!(batch.rows, 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn queue_and_spool_full_gives_503_and_counts_intentional_drops() {
+    let hole = black_hole().await;
+    let ch = common::ch::ChSettings {
+        url: format!("http://{hole}"),
+        database: "nowhere".into(),
+        ..Default::default()
+    };
+    let c = start(
+        &ch,
+        &[
+            ("COLLECTOR_INSERT_TIMEOUT_MS", "5000"),
+            ("COLLECTOR_QUEUE_CAPACITY", "100"),
+            ("COLLECTOR_BATCH_ROWS", "50"),
+            ("COLLECTOR_SPOOL_MAX_BYTES", "65536"),
+            ("COLLECTOR_DRAIN_GRACE_S", "2"),
+        ],
+    )
+    .await;
+    let hits: Vec<String> = (0..50)
+        .map(|i| format!(r#"{{"s":"a","u":"https://x.example/{i}"}}"#))
+        .collect();
+    let body = format!("[{}]", hits.join(","));
+    let mut statuses = Vec::new();
+    for _ in 0..200 {
+        let r = c
+            .post(
+                "/e",
+                &[("Content-Type", "application/json")],
+                body.as_bytes(),
+            )
+            .await;
+        statuses.push(r.status);
+        if r.status == 503 {
+            assert!(r.header("retry-after").is_some());
+            break;
+        }
+    }
+    assert_eq!(
+        statuses.last(),
+        Some(&503),
+        "never overloaded: {statuses:?}"
+    );
+    assert!(statuses.iter().all(|s| *s == 202 || *s == 503));
+    // The pixel still answers the GIF while overloaded, and its drop is counted.
+    let r = c.get("/p.gif?s=a&u=https%3A%2F%2Fx.example%2F", &[]).await;
+    assert_eq!((r.status, r.body.len()), (200, 43));
+    assert_eq!(c.ops_get("/readyz").await.status, 503);
+    let metrics = c.ops_get("/metrics").await.text();
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l.starts_with("collector_hits_dropped_total{cause=\"intentional\"}")),
+        "{metrics}"
+    );
+    c.stop().await;
 }

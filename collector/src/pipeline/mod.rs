@@ -55,13 +55,17 @@ pub struct Health {
     pub clickhouse_ok: AtomicBool,
     /// The spool, for its fill level.
     spool: Arc<Spool>,
+    /// The queue, for its free room (a hung ClickHouse shows as a full queue before any
+    /// insert has timed out).
+    queue: mpsc::Sender<Hit>,
 }
 
 impl Health {
-    /// Ready = not draining, and ClickHouse or the spool can take hits.
+    /// Ready = not draining, and the spool or ClickHouse can take hits.
     pub fn ready(&self) -> bool {
         !self.draining.load(Ordering::Relaxed)
-            && (self.clickhouse_ok.load(Ordering::Relaxed) || !self.spool.is_full())
+            && (!self.spool.is_full()
+                || (self.clickhouse_ok.load(Ordering::Relaxed) && self.queue.capacity() > 0))
     }
 }
 
@@ -139,6 +143,7 @@ impl Pipeline {
             draining: AtomicBool::new(false),
             clickhouse_ok: AtomicBool::new(true),
             spool: spool.clone(),
+            queue: tx.clone(),
         });
         let spool_only = Arc::new(AtomicBool::new(false));
         let batcher = batcher::Batcher {

@@ -47,6 +47,8 @@ struct State {
     bytes: u64,
     /// Number the next segment gets.
     next_seq: u64,
+    /// A batch was refused for want of room since the last segment left.
+    refused: bool,
 }
 
 /// Spooled batches on disk. Methods block on file IO: call them from `spawn_blocking`.
@@ -169,6 +171,7 @@ impl Spool {
         let seq = {
             let mut st = self.lock();
             if st.bytes + size > self.max_bytes {
+                st.refused = true;
                 return Err(SpoolError::Full);
             }
             // Reserve the space and the number before the slow write.
@@ -194,10 +197,11 @@ impl Spool {
         }
     }
 
-    /// True when no more batches fit (less room than a small batch).
+    /// True when no more batches fit: one was refused since the last segment left, or there
+    /// is less room than a small batch needs.
     pub fn is_full(&self) -> bool {
         let st = self.lock();
-        st.bytes + HEADER_LEN as u64 * 64 >= self.max_bytes
+        st.refused || st.bytes + HEADER_LEN as u64 * 64 >= self.max_bytes
     }
 
     /// True when nothing waits for replay.
@@ -253,6 +257,7 @@ impl Spool {
         let mut st = self.lock();
         if let Some(size) = st.segments.remove(&seq) {
             st.bytes -= size;
+            st.refused = false;
         }
         Self::publish(&st);
     }
@@ -337,12 +342,20 @@ mod tests {
     #[test]
     fn refuses_past_its_bound() {
         let d = tmp();
-        let one = encode_segment(&batch(1)).len() as u64;
-        let s = Spool::open(d.path(), one * 2).unwrap_or_else(|e| panic!("{e}"));
-        assert!(s.append(&batch(1)).is_ok());
-        assert!(s.append(&batch(1)).is_ok());
-        assert!(matches!(s.append(&batch(1)), Err(SpoolError::Full)));
+        let big = Batch {
+            rows: 1,
+            bytes: Bytes::from(vec![7u8; 4000]),
+        };
+        let s = Spool::open(d.path(), 10_000).unwrap_or_else(|e| panic!("{e}"));
+        assert!(s.append(&big).is_ok());
+        assert!(s.append(&big).is_ok());
+        assert!(!s.is_full());
+        assert!(matches!(s.append(&big), Err(SpoolError::Full)));
         assert!(s.is_full());
+        let (seq, _) = s.oldest().unwrap_or_else(|| panic!("empty"));
+        s.remove(seq).unwrap_or_else(|e| panic!("{e}"));
+        assert!(!s.is_full());
+        assert!(s.append(&big).is_ok());
     }
 
     #[test]

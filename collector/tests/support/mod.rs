@@ -165,11 +165,11 @@ pub async fn request(
     raw_request(addr, &raw).await
 }
 
-/// Sends raw bytes and parses whatever comes back.
+/// Sends raw bytes and parses whatever comes back (status 0: refused or no answer).
 pub async fn raw_request(addr: SocketAddr, raw: &[u8]) -> Resp {
-    let mut s = TcpStream::connect(addr)
-        .await
-        .unwrap_or_else(|e| panic!("connect {addr}: {e}"));
+    let Ok(mut s) = TcpStream::connect(addr).await else {
+        return parse(b"");
+    };
     // The server may answer (413, 431) and close before reading everything: ignore that.
     let _ = s.write_all(raw).await;
     let mut out = Vec::new();
