@@ -11,9 +11,10 @@ use crate::drive::Pace;
 use crate::metrics::Selector;
 use crate::target::{loopback_addr, loopback_url};
 
-/// The counter of pixel hits the collector answered with the GIF but dropped on purpose
-/// (queue and spool full). Override with `--drop-metric`.
-pub const DEFAULT_DROP_METRIC: &str = "collector_hits_dropped_total{route=\"pixel\"}";
+/// The counter of hits the collector dropped on purpose (queue and spool full), over every
+/// route: pixel drops are this minus the hits of beacons answered 503. Override with
+/// `--drop-metric`.
+pub const DEFAULT_DROP_METRIC: &str = "collector_hits_dropped_total{cause=\"intentional\"}";
 
 /// Help text (also the flag reference in BENCHMARKS.md).
 pub const USAGE: &str = "\
@@ -36,8 +37,13 @@ loadgen: bounded pixel/beacon load against a collector on loopback, then a Click
   --no-reconcile         skip the ClickHouse check (e.g. against the bare server)
   --settle-timeout SECS  how long to wait for rows to land            [60]
   --allow-loss           report accepted-but-missing hits instead of failing (SIGKILL)
+  --migrate-only         create/migrate the ClickHouse database and exit
+  --check-only N         send nothing; check that --site holds exactly N accepted hits
+                         (for traffic sent by another tool, e.g. wrk)
+  --unknown N            with --check-only: hits whose outcome is unknown (in flight at the end)
   --metrics-url URL      collector /metrics, scraped every second for intentional drops
-  --drop-metric SEL      counter of intentionally dropped pixel hits  [collector_hits_dropped_total{route=\"pixel\"}]
+  --drop-metric SEL      counter of hits dropped on purpose, all routes; pixel drops are it
+                         minus the hits of 503'd beacons [collector_hits_dropped_total{cause=\"intentional\"}]
   --watch-pid PID        sample this process's RSS every 250 ms
   --watch-pidfile FILE   same, re-reading the pid (follows restarts)
   --window SECS          p99 per window of this length                [10]
@@ -85,6 +91,12 @@ pub struct Flags {
     pub window_s: u32,
     /// Report file.
     pub json: Option<PathBuf>,
+    /// Only create/migrate the database.
+    pub migrate_only: bool,
+    /// Only reconcile: the site must hold this many accepted hits.
+    pub check_only: Option<u64>,
+    /// With `check_only`: hits whose outcome is unknown.
+    pub unknown: u64,
 }
 
 /// Parses `args` (without the program name); `env` gives `CLICKHOUSE_URL`/`_DATABASE`.
@@ -100,7 +112,7 @@ pub fn parse(
     while let Some(a) = it.next() {
         match a.as_str() {
             "-h" | "--help" => return Ok(None),
-            "--no-reconcile" | "--allow-loss" => {
+            "--no-reconcile" | "--allow-loss" | "--migrate-only" => {
                 switches.insert(a.as_str());
             }
             f if f.starts_with("--") && VALUED.contains(&f) => match it.next() {
@@ -135,6 +147,8 @@ pub fn parse(
     let window_s = num("--window", 10.0, 1.0, 3600.0) as u32;
     let rate = num("--rate", 0.0, 0.0, 10_000_000.0);
     let seed = num("--seed", 0.0, 0.0, 9.0e15) as u64;
+    let check_only = num("--check-only", 0.0, 0.0, 1.0e12) as u64;
+    let unknown = num("--unknown", 0.0, 0.0, 1.0e12) as u64;
     let pace = match map.get("--mode").copied().unwrap_or("max") {
         "max" => Pace::Max,
         "rate" if rate > 0.0 => Pace::Rate(rate),
@@ -262,6 +276,9 @@ pub fn parse(
             watch,
             window_s,
             json: map.get("--json").map(PathBuf::from),
+            migrate_only: switches.contains("--migrate-only"),
+            check_only: map.contains_key("--check-only").then_some(check_only),
+            unknown,
         })),
         _ => Err(errors),
     }
@@ -289,6 +306,8 @@ const VALUED: &[&str] = &[
     "--watch-pidfile",
     "--window",
     "--json",
+    "--check-only",
+    "--unknown",
 ];
 
 #[cfg(test)]

@@ -28,6 +28,28 @@ fn main() -> std::process::ExitCode {
             return std::process::ExitCode::from(70);
         }
     };
+    if flags.migrate_only {
+        return migrate(&rt, &flags);
+    }
+    if let Some(n) = flags.check_only {
+        return match rt.block_on(report::check_only(&flags, n)) {
+            Ok(v) => {
+                println!("{}", serde_json::to_string(&v).unwrap_or_default());
+                if v.ok {
+                    std::process::ExitCode::SUCCESS
+                } else {
+                    for p in &v.problems {
+                        eprintln!("MISMATCH: {p}");
+                    }
+                    std::process::ExitCode::from(1)
+                }
+            }
+            Err(e) => {
+                eprintln!("loadgen: {e}");
+                std::process::ExitCode::from(1)
+            }
+        };
+    }
     let r = rt.block_on(report::execute(&flags));
     print!("{}", report::describe(&r));
     if let Some(path) = &flags.json {
@@ -43,5 +65,22 @@ fn main() -> std::process::ExitCode {
         std::process::ExitCode::SUCCESS
     } else {
         std::process::ExitCode::from(1)
+    }
+}
+
+fn migrate(rt: &tokio::runtime::Runtime, flags: &cli::Flags) -> std::process::ExitCode {
+    let Some(ch) = &flags.clickhouse else {
+        eprintln!("loadgen: --migrate-only needs ClickHouse");
+        return std::process::ExitCode::from(64);
+    };
+    match rt.block_on(common::schema::migrate(ch)) {
+        Ok(v) => {
+            println!("loadgen: database {} migrated (applied {v:?})", ch.database);
+            std::process::ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("loadgen: migrate {}: {e}", ch.database);
+            std::process::ExitCode::from(1)
+        }
     }
 }

@@ -86,6 +86,9 @@ pub async fn execute(f: &Flags) -> Report {
     let (rss_kib, drops) = sampler.await.unwrap_or_default();
 
     let t = &out.tally;
+    // The collector's drop counter covers every route; the beacon part is exactly the hits of
+    // the beacons it answered 503, so what is left was dropped behind a pixel's 200.
+    let drops = drops.saturating_sub(t.beacon_503_hits);
     let accepted = t.answered_accepted_hits().saturating_sub(drops);
     let expectation = Expectation {
         accepted,
@@ -134,6 +137,22 @@ pub async fn execute(f: &Flags) -> Report {
         contract_violations,
         reconcile_error,
     }
+}
+
+/// `--check-only`: reconciles a site filled by another tool (wrk) against a known count.
+pub async fn check_only(f: &Flags, accepted: u64) -> Result<Verdict, String> {
+    let ch = f
+        .clickhouse
+        .as_ref()
+        .ok_or("--check-only needs ClickHouse (drop --no-reconcile)")?;
+    let e = Expectation {
+        accepted,
+        unknown: f.unknown,
+        allow_loss: f.allow_loss,
+    };
+    reconcile::settle_and_check(ch, &f.site, &e, f.settle_timeout)
+        .await
+        .map_err(|e| e.to_string())
 }
 
 /// Samples RSS every 250 ms and the drop counter every second until told to stop; a last
