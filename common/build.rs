@@ -1,18 +1,33 @@
 //! Generates the list of schema migrations from `sql/migrations/NNNN_name.sql`, so adding a
-//! migration is adding a file.
+//! migration is adding a file; and the same list of the cluster variant under `sql/cluster/`.
 
 use std::{env, fs, path::PathBuf};
 
 fn main() {
-    let dir =
-        PathBuf::from(env::var("CARGO_MANIFEST_DIR").unwrap_or_default()).join("../sql/migrations");
+    let manifest = PathBuf::from(env::var("CARGO_MANIFEST_DIR").unwrap_or_default());
+    let mut out = migration_list(
+        &manifest.join("../sql/migrations"),
+        "MIGRATIONS",
+        "sql/migrations/",
+    );
+    // The cluster variant (sql/cluster/, written by sql/cluster/generate.py): same versions.
+    out.push_str(&migration_list(
+        &manifest.join("../sql/cluster"),
+        "CLUSTER_MIGRATIONS",
+        "sql/cluster/",
+    ));
+    let dest = PathBuf::from(env::var("OUT_DIR").unwrap_or_default()).join("migrations.rs");
+    fs::write(dest, out).unwrap_or_else(|e| panic!("cannot write migrations.rs: {e}"));
+}
+
+fn migration_list(dir: &std::path::Path, name: &str, shown: &str) -> String {
     println!("cargo:rerun-if-changed={}", dir.display());
-    let mut files: Vec<PathBuf> = fs::read_dir(&dir)
+    let mut files: Vec<PathBuf> = fs::read_dir(dir)
         .map(|rd| rd.filter_map(|e| e.ok().map(|e| e.path())).collect())
         .unwrap_or_default();
     files.retain(|p| p.extension().is_some_and(|e| e == "sql"));
     files.sort();
-    let mut out = String::from("/// Every migration under `sql/migrations/`, in order: (version, name, SQL).\npub const MIGRATIONS: &[(u32, &str, &str)] = &[\n");
+    let mut out = format!("/// Every migration under `{shown}`, in order: (version, name, SQL).\npub const {name}: &[(u32, &str, &str)] = &[\n");
     for path in files {
         println!("cargo:rerun-if-changed={}", path.display());
         let stem = path
@@ -34,6 +49,5 @@ fn main() {
         ));
     }
     out.push_str("];\n");
-    let dest = PathBuf::from(env::var("OUT_DIR").unwrap_or_default()).join("migrations.rs");
-    fs::write(dest, out).unwrap_or_else(|e| panic!("cannot write migrations.rs: {e}"));
+    out
 }

@@ -1,5 +1,7 @@
 //! The schema: migrations from `sql/migrations/` (compiled in), applying them, and the
-//! start-up check that the database is at least as new as a binary needs.
+//! start-up check that the database is at least as new as a binary needs. A node whose
+//! ClickHouse config sets the macro `tracking_cluster` gets the cluster variant instead
+//! (`sql/cluster/`: local tables plus Distributed tables under the same names).
 
 use crate::ch::{valid_identifier, ChSettings};
 
@@ -19,6 +21,9 @@ pub enum SchemaError {
     /// ClickHouse refused or could not be reached.
     #[error("clickhouse: {0}")]
     ClickHouse(#[from] clickhouse::error::Error),
+    /// The `tracking_cluster` macro names something unusable, or a cluster the node lacks.
+    #[error("cluster mode: {0}")]
+    Cluster(String),
     /// The database is older than this binary.
     #[error("schema version {found} is older than the {needed} this binary needs; run `aggregator migrate`")]
     TooOld {
@@ -72,13 +77,23 @@ pub async fn migrate(settings: &ChSettings) -> Result<Vec<u32>, SchemaError> {
         .execute()
         .await?;
     let client = settings.client();
+    let cluster = cluster_name(&client).await?;
+    let migrations = if cluster.is_some() {
+        CLUSTER_MIGRATIONS
+    } else {
+        MIGRATIONS
+    };
     let done = applied_versions(&client).await.unwrap_or_default();
     let mut applied = Vec::new();
-    for (version, name, sql) in MIGRATIONS {
+    for (version, name, sql) in migrations {
         if done.contains(version) {
             continue;
         }
-        for stmt in statements(sql) {
+        let sql = match &cluster {
+            Some(c) => cluster_sql(sql, c, &settings.database),
+            None => sql.to_string(),
+        };
+        for stmt in statements(&sql) {
             client.query(&stmt).execute().await?;
         }
         client
@@ -91,6 +106,49 @@ pub async fn migrate(settings: &ChSettings) -> Result<Vec<u32>, SchemaError> {
         applied.push(*version);
     }
     Ok(applied)
+}
+
+/// ClickHouse macro whose value switches a node to the cluster schema: the name of the
+/// `<remote_servers>` cluster of the shards; `<name>_all` must hold every node as a replica.
+pub const CLUSTER_MACRO: &str = "tracking_cluster";
+
+/// The cluster schema with its placeholders filled in. Both values are checked identifiers.
+pub fn cluster_sql(sql: &str, cluster: &str, database: &str) -> String {
+    sql.replace("{cluster}", cluster)
+        .replace("{database}", database)
+}
+
+/// The cluster this node is configured for (macro [`CLUSTER_MACRO`]), after checking that
+/// the node knows both clusters the schema names; None on a single node.
+async fn cluster_name(client: &clickhouse::Client) -> Result<Option<String>, SchemaError> {
+    let found = client
+        .query("SELECT substitution FROM system.macros WHERE macro = ?")
+        .bind(CLUSTER_MACRO)
+        .fetch_all::<String>()
+        .await?;
+    let Some(name) = found.into_iter().next() else {
+        return Ok(None);
+    };
+    if !valid_identifier(&name) {
+        return Err(SchemaError::Cluster(format!(
+            "macro {CLUSTER_MACRO} = {name:?} is not a plain name"
+        )));
+    }
+    let all = format!("{name}_all");
+    let known = client
+        .query("SELECT DISTINCT cluster FROM system.clusters WHERE cluster IN (?, ?)")
+        .bind(&name)
+        .bind(&all)
+        .fetch_all::<String>()
+        .await?;
+    for want in [&name, &all] {
+        if !known.contains(want) {
+            return Err(SchemaError::Cluster(format!(
+                "macro {CLUSTER_MACRO} = {name:?} but <remote_servers> has no cluster {want:?}"
+            )));
+        }
+    }
+    Ok(Some(name))
 }
 
 async fn applied_versions(
@@ -127,6 +185,20 @@ mod tests {
         for w in MIGRATIONS.windows(2) {
             assert!(w[0].0 < w[1].0, "{} then {}", w[0].1, w[1].1);
         }
+    }
+
+    #[test]
+    fn cluster_schema_has_every_version_and_no_placeholder_left() {
+        let single: Vec<u32> = MIGRATIONS.iter().map(|m| m.0).collect();
+        let cluster: Vec<u32> = CLUSTER_MIGRATIONS.iter().map(|m| m.0).collect();
+        assert_eq!(single, cluster, "run python3 sql/cluster/generate.py");
+        for (_, name, sql) in CLUSTER_MIGRATIONS {
+            for stmt in statements(&cluster_sql(sql, "c1", "db")) {
+                assert!(!stmt.contains('{') && !stmt.contains('?'), "{name}: {stmt}");
+            }
+        }
+        let hits = cluster_sql(CLUSTER_MIGRATIONS[0].2, "c1", "db");
+        assert!(hits.contains("Distributed(c1, db, hits_local, sipHash64(visitor_id))"));
     }
 
     #[test]

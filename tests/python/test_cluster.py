@@ -226,3 +226,41 @@ def test_every_read_query_gives_the_single_node_figures(loaded):
         nonempty += bool(want[2])
     assert compared == len(names)
     assert nonempty >= len(names) // 2, "most queries should return rows on the test data"
+
+
+def aggregator_binary():
+    """Builds (normally a no-op after `cargo test`) and returns the aggregator binary."""
+    r = subprocess.run(["cargo", "build", "-q", "-p", "aggregator", "--bin", "aggregator"],
+                       cwd=ROOT, capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr[-3000:]
+    return ROOT / "target" / "debug" / "aggregator"
+
+
+def engines(node, database):
+    return dict(node.select(f"SELECT name, engine FROM system.tables "
+                            f"WHERE database = '{database}'")[2])
+
+
+def test_aggregator_migrate_chooses_the_schema_by_the_node_config(shards, clickhouse):
+    """`aggregator migrate` on a node with the tracking_cluster macro applies sql/cluster/
+    (the same tables this test built by hand); on a plain node, sql/migrations/."""
+    binary = aggregator_binary()
+    env = {"LINK_KEYS": "k1:0123456789abcdef0123", "ADMIN_TOKEN": "admin-token-0123456789",
+           "CLICKHOUSE_DATABASE": "tracking_migrated", "PATH": "/usr/bin:/bin"}
+    for node in (*shards, clickhouse):
+        url = f"http://127.0.0.1:{node.http_port}"
+        r = subprocess.run([str(binary), "migrate"], env=dict(env, CLICKHOUSE_URL=url),
+                           capture_output=True, text=True, timeout=120)
+        assert r.returncode == 0, r.stdout + r.stderr
+    a, b = shards
+    for node in (a, b):
+        got = engines(node, "tracking_migrated")
+        assert got["hits"] == "Distributed" and got["hits_local"] == "ReplacingMergeTree"
+        assert got["persons"] == "Distributed" and got["schema_migrations"] == "ReplacingMergeTree"
+        assert got == engines(node, DB), "migrate and the hand-applied cluster schema differ"
+    plain = engines(clickhouse, "tracking_migrated")
+    assert plain["hits"] == "ReplacingMergeTree" and "hits_local" not in plain
+    # Versions recorded per node, so both binaries' schema check passes on each.
+    for node in (a, b, clickhouse):
+        [[v]] = node.select("SELECT max(version) FROM schema_migrations", "tracking_migrated")[2]
+        assert int(v) == max(int(p.name[:4]) for p in (ROOT / "sql/migrations").glob("*.sql"))
