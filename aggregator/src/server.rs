@@ -34,6 +34,8 @@ pub async fn run(
 ) -> std::io::Result<()> {
     let grace = Duration::from_secs(config.grace_s);
     let state = Arc::new(AppState::new(config));
+    // The metric jobs refresh in the background for as long as the server runs.
+    let _jobs = crate::metrics::scheduler::spawn(Arc::clone(&state));
     serve(state, listener, shutdown, grace).await
 }
 

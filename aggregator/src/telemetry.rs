@@ -36,6 +36,11 @@ pub const METRIC_NAMES: &[&str] = &[
     ERASURES,
     ERASURE_DURATION,
     CLICKHOUSE_ERRORS,
+    crate::metrics::telemetry::JOB_RUNS,
+    crate::metrics::telemetry::JOB_FAILURES,
+    crate::metrics::telemetry::JOB_DURATION,
+    crate::metrics::telemetry::JOB_LAST_SUCCESS,
+    crate::metrics::telemetry::JOB_BUCKETS,
 ];
 
 /// Buckets for API latency: the p99 target is 100 ms.
@@ -67,6 +72,7 @@ fn describe() {
     describe_counter!(ERASURES, "GDPR erasures carried out.");
     describe_histogram!(ERASURE_DURATION, Unit::Seconds, "Time a GDPR erasure took.");
     describe_counter!(CLICKHOUSE_ERRORS, "ClickHouse calls that failed.");
+    crate::metrics::telemetry::describe();
 }
 
 /// Installs the process-wide Prometheus recorder once and returns its handle; later calls
@@ -81,6 +87,12 @@ pub fn install() -> PrometheusHandle {
                     b.set_buckets_for_metric(
                         Matcher::Full(ERASURE_DURATION.into()),
                         ERASURE_BUCKETS,
+                    )
+                })
+                .and_then(|b| {
+                    b.set_buckets_for_metric(
+                        Matcher::Full(crate::metrics::telemetry::JOB_DURATION.into()),
+                        crate::metrics::telemetry::DURATION_BUCKETS,
                     )
                 });
             // The bucket lists are non-empty constants, so the builder cannot refuse them.

@@ -1,4 +1,4 @@
--- GET /api/activities?after=CURSOR: the change feed, ordered by (first_seen, ts_ms,
+-- GET /api/activities (after=CURSOR): the change feed, ordered by (first_seen, ts_ms,
 -- activity_id) strictly after the cursor, only persons whose tracking consent stands now
 -- (latest consent event wins; a withdrawal at the same second as a grant wins).
 -- params: seen UInt64 = 0, seen2 UInt64 = 0, ts UInt64 = 0, ts2 UInt64 = 0, aid UInt64 = 0, limit UInt64 = 50

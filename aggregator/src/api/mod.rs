@@ -107,8 +107,8 @@ pub fn routes() -> Vec<Route> {
             Box::pin(gdpr::erase(s, q))
         }),
     ];
-    // Engineer D: register the metric endpoints here, e.g.
-    //     r.extend(crate::metrics::api::routes());
+    r.extend(crate::metrics::api::routes());
+    // The metric endpoints above come from `crate::metrics::api`:
     // where `routes()` returns `Vec<Route>` for /api/mailings/{id}/response, /api/pages,
     // /api/funnels/{name}, /api/persons/{id}/activities, /api/activities, /api/refresh and
     // PUT /api/goals/{name}. Handlers get `Arc<AppState>` (ClickHouse client, config) and a

@@ -1,0 +1,14 @@
+//! The analysis half of the aggregator: metric jobs that turn hits into result tables
+//! (sessions and page effectiveness, person activities, mailing response), the scheduler that
+//! runs them from a watermark, funnels, the engagement score, and the API that serves it all.
+
+pub mod api;
+pub mod cursor;
+pub mod funnel;
+pub mod goals;
+pub mod jobs;
+pub mod queries;
+pub mod range;
+pub mod scheduler;
+pub mod score;
+pub mod telemetry;
