@@ -161,3 +161,67 @@ async fn corrupt_spool_segment_does_not_stop_the_rest() {
         .unwrap_or_default();
     assert!(left.is_empty(), "spool not emptied: {left:?}");
 }
+
+#[tokio::test]
+async fn bad_data_is_quarantined_and_does_not_block_the_rest() {
+    let ch = shared_server().fresh_db("quar").await;
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let good = |site: &str, base: u128| {
+        let hits: Vec<Hit> = (0..3)
+            .map(|i| Hit {
+                event_id: uuid::Uuid::from_u128(base + i),
+                received_at: 1_764_000_000,
+                site: site.into(),
+                r#type: "pageview".into(),
+                ..Hit::default()
+            })
+            .collect();
+        Batch {
+            rows: 3,
+            bytes: Hit::encode_batch(&hits),
+        }
+    };
+    // Checksummed fine, but not RowBinary ClickHouse can read: a row cut off in the middle.
+    let whole = good("x", 100).bytes;
+    let cut = Batch {
+        rows: 1,
+        bytes: whole.slice(..whole.len() / 3 + 1),
+    };
+    let s = spool::Spool::open(dir.path(), 1 << 20).unwrap_or_else(|e| panic!("{e}"));
+    for b in [good("a", 1), cut, good("c", 10)] {
+        s.append(&b).unwrap_or_else(|e| panic!("{e}"));
+    }
+    drop(s);
+    let c = start_with_spool(&ch, &[], dir).await;
+    let n = wait_for_count(&ch, "SELECT count() FROM hits", 6, Duration::from_secs(15)).await;
+    assert_eq!(n, 6);
+    let mut quarantined = Vec::new();
+    for _ in 0..50 {
+        quarantined = std::fs::read_dir(c.spool.path().join("quarantine"))
+            .map(|rd| rd.filter_map(|e| e.ok()).map(|e| e.path()).collect())
+            .unwrap_or_default();
+        if !quarantined.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(quarantined.len(), 1, "{quarantined:?}");
+    // The quarantined file is a verifiable segment holding the refused bytes.
+    let data = std::fs::read(&quarantined[0]).unwrap_or_default();
+    let back = spool::decode_segment(&data).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(back.bytes.len(), whole.len() / 3 + 1);
+    let metrics = c.ops_get("/metrics").await.text();
+    assert!(
+        metrics.contains("collector_insert_errors_total{class=\"bad_data\"}"),
+        "{metrics}"
+    );
+    let dir = c.stop().await;
+    let left = std::fs::read_dir(dir.path())
+        .map(|rd| {
+            rd.filter_map(|e| e.ok())
+                .filter(|e| e.file_name().to_string_lossy().starts_with("seg-"))
+                .count()
+        })
+        .unwrap_or(0);
+    assert_eq!(left, 0, "the bad batch must not stay in the spool");
+}
