@@ -49,6 +49,9 @@ pub struct Config {
     pub replica: String,
     /// Entries of the user-agent parse cache (`COLLECTOR_UA_CACHE`).
     pub ua_cache_capacity: usize,
+    /// How often the consent and identity directory reloads from ClickHouse
+    /// (`COLLECTOR_DIRECTORY_REFRESH_MS`, at most 30 s so a withdrawal lands within 60 s).
+    pub directory_refresh: Duration,
 }
 
 impl Config {
@@ -92,6 +95,7 @@ impl Config {
             |s| valid_replica(s).then(|| s.to_string()),
         );
         let ua_cache_capacity = r.number("COLLECTOR_UA_CACHE", 10_000, 0, 10_000_000);
+        let directory_refresh = r.number("COLLECTOR_DIRECTORY_REFRESH_MS", 15_000, 100, 30_000);
         let cfg = Self {
             listen,
             ops_listen,
@@ -110,6 +114,7 @@ impl Config {
             max_connections: max_connections as usize,
             replica,
             ua_cache_capacity: ua_cache_capacity as usize,
+            directory_refresh: Duration::from_millis(directory_refresh),
         };
         r.errors.into_result(cfg)
     }

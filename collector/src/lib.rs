@@ -4,6 +4,7 @@
 
 pub mod config;
 pub mod http;
+pub mod identity;
 pub mod ops;
 pub mod pipeline;
 pub mod salt;
@@ -52,12 +53,6 @@ pub enum StartError {
     /// The database is older than this binary.
     #[error("{0}")]
     Schema(common::schema::SchemaError),
-}
-
-/// The consent and identity directory the enricher consults. This is the one place it is
-/// built: the identity work replaces `NoDirectory` here with its ClickHouse-backed one.
-fn build_directory(_config: &Config) -> Arc<dyn enrich::Directory> {
-    Arc::new(enrich::NoDirectory)
 }
 
 fn build_geo(config: &Config) -> Result<Arc<dyn enrich::GeoLookup>, StartError> {
@@ -142,15 +137,24 @@ pub async fn run(
         sink,
         spool,
     );
+    // The consent and identity directory: follows the ClickHouse ledger in the background.
+    let (identity, identity_tasks) = identity::start(
+        &config.clickhouse,
+        config.link_keys.clone(),
+        config.directory_refresh,
+        stop_rx.clone(),
+    )
+    .await;
     let enricher = enrich::Enricher::new(enrich::EnricherConfig {
         geo,
-        directory: build_directory(&config),
+        directory: identity.clone(),
         keys: config.link_keys.clone(),
         replica: config.replica.clone(),
         ua_cache_capacity: config.ua_cache_capacity,
     });
     let app = Arc::new(http::App {
         enricher,
+        identity,
         queue: pipeline.queue.clone(),
         salts,
         keys: config.link_keys.clone(),
@@ -212,6 +216,7 @@ pub async fn run(
     let _ = stop_tx.send(true);
     let _ = ops_task.await;
     let _ = salt_task.await;
+    identity_tasks.join().await;
     if complete {
         tracing::info!(
             took_ms = started.elapsed().as_millis() as u64,

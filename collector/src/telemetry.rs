@@ -40,6 +40,12 @@ pub const SPOOL_CORRUPT: &str = "collector_spool_corrupt_segments_total";
 pub const HTTP_REQUESTS: &str = "collector_http_requests_total";
 /// Public connections open now.
 pub const CONNECTIONS: &str = "collector_connections";
+/// Consent directory loads from ClickHouse, by `outcome` (ok, failed).
+pub const DIRECTORY_RELOADS: &str = "collector_directory_reloads_total";
+/// Persons whose `tracking` consent stands in the loaded directory.
+pub const DIRECTORY_PERSONS: &str = "collector_directory_persons";
+/// Identity links, by `outcome` (written, conflict, dropped, lost).
+pub const IDENTITY_LINKS: &str = "collector_identity_links_total";
 
 /// Every metric this binary exports (dashboards and alerts are checked against it).
 pub const METRIC_NAMES: &[&str] = &[
@@ -60,6 +66,9 @@ pub const METRIC_NAMES: &[&str] = &[
     SPOOL_CORRUPT,
     HTTP_REQUESTS,
     CONNECTIONS,
+    DIRECTORY_RELOADS,
+    DIRECTORY_PERSONS,
+    IDENTITY_LINKS,
 ];
 
 /// Route templates, the only values of the `route` label.
@@ -188,6 +197,9 @@ fn describe() {
     describe_counter!(SPOOL_CORRUPT, "Torn or corrupt spool segments moved aside.");
     describe_counter!(HTTP_REQUESTS, "HTTP answers, by route and status.");
     describe_gauge!(CONNECTIONS, "Public connections open now.");
+    describe_counter!(DIRECTORY_RELOADS, "Consent directory loads, by outcome.");
+    describe_gauge!(DIRECTORY_PERSONS, "Persons whose tracking consent stands.");
+    describe_counter!(IDENTITY_LINKS, "Identity links, by outcome.");
 }
 
 /// Counts `n` hits arriving at `route`.
@@ -259,6 +271,22 @@ pub fn corrupt_segment() {
 pub fn http(route: Route, status: u16) {
     counter!(HTTP_REQUESTS, "route" => route.label(), "status" => status_label(status))
         .increment(1);
+}
+
+/// Records a consent directory load.
+pub fn directory_reload(ok: bool, consented_persons: usize) {
+    counter!(DIRECTORY_RELOADS, "outcome" => if ok { "ok" } else { "failed" }).increment(1);
+    if ok {
+        gauge!(DIRECTORY_PERSONS).set(consented_persons as f64);
+    }
+}
+
+/// Counts identity links by outcome: `written`, `conflict`, `dropped` (channel full) or
+/// `lost` (ClickHouse refused past the retries).
+pub fn identity_links(outcome: &'static str, n: u64) {
+    if n > 0 {
+        counter!(IDENTITY_LINKS, "outcome" => outcome).increment(n);
+    }
 }
 
 /// Sets the number of open public connections.

@@ -31,6 +31,8 @@ use reply::Body;
 pub struct App {
     /// Parsed hits become rows here.
     pub enricher: enrich::Enricher,
+    /// Consent, identity links, mailing verdicts.
+    pub identity: Arc<crate::identity::Identity>,
     /// Where rows go.
     pub queue: Queue,
     /// Today's salt for anonymous visitor ids.

@@ -56,7 +56,11 @@ async fn pixel(app: &App, peer: SocketAddr, req: &Request<Incoming>) -> Response
     let query = req.uri().query().unwrap_or("");
     let hit = enrich::parse_query(query).and_then(|raw| {
         let info = app.request_info(peer, req);
-        app.enricher.enrich(raw, &info, &app.stamp())
+        let stamp = app.stamp();
+        let visitor = linkable_visitor(&raw);
+        let hit = app.enricher.enrich(raw, &info, &stamp)?;
+        app.identity.observe(&hit, &visitor, stamp.now_ms);
+        Ok(hit)
     });
     match hit {
         Ok(hit) => offer(app, Route::Pixel, vec![hit]).await.ok(),
@@ -151,8 +155,12 @@ async fn beacon_post(app: &App, peer: SocketAddr, req: Request<Incoming>) -> Res
             event_id: uuid::Uuid::new_v4(),
             ..stamp_base
         };
+        let visitor = linkable_visitor(&raw);
         match app.enricher.enrich(raw, &info, &stamp) {
-            Ok(h) => hits.push(h),
+            Ok(h) => {
+                app.identity.observe(&h, &visitor, stamp.now_ms);
+                hits.push(h);
+            }
             Err(r) => {
                 telemetry::rejected(r.reason, 1);
                 let e = enrich::BeaconError {
@@ -181,6 +189,17 @@ fn too_large() -> Response<Body> {
     )
 }
 
+/// The visitor id a hit may link to a person: the client's own `v`, and only on hits that
+/// carry a person token (the only way a link is ever made). Empty otherwise, which spares the
+/// copy on the vast majority of hits.
+fn linkable_visitor(raw: &enrich::RawHit) -> String {
+    if raw.person_token.is_empty() {
+        String::new()
+    } else {
+        raw.visitor.clone()
+    }
+}
+
 /// Queues hits and counts the outcome.
 async fn offer(app: &App, route: Route, hits: Vec<Hit>) -> Result<(), OfferError> {
     let n = hits.len() as u64;
@@ -207,10 +226,14 @@ async fn click(
         return reply::bad_link();
     };
     let info = app.request_info(peer, req);
-    let hit = app.enricher.mailing_event(&claims, &info, &app.stamp());
+    let mut hit = app.enricher.mailing_event(&claims, &info, &app.stamp());
+    app.identity.judge(&mut hit, &claims, &info);
+    // The signed target, plus a short-lived person token for the landing page's tracker
+    // when the person's consent stands (see `identity::landing_url`).
+    let target = app.identity.landing_url(&claims, &hit);
     // The redirect happens even if the click cannot be stored: the reader must get through.
     let _ = offer(app, Route::Click, vec![hit]).await;
-    reply::redirect(&claims.url)
+    reply::redirect(&target)
 }
 
 /// `GET /o/{token}.gif`: always the GIF; a verified open is recorded.
@@ -221,7 +244,8 @@ async fn open(app: &App, peer: SocketAddr, req: &Request<Incoming>, token: &str)
     telemetry::received(Route::Open, 1);
     if let Some(claims) = app.verify(token, TokenKind::Open) {
         let info = app.request_info(peer, req);
-        let hit = app.enricher.mailing_event(&claims, &info, &app.stamp());
+        let mut hit = app.enricher.mailing_event(&claims, &info, &app.stamp());
+        app.identity.judge(&mut hit, &claims, &info);
         let _ = offer(app, Route::Open, vec![hit]).await;
     }
     reply::gif()
