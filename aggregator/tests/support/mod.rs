@@ -6,6 +6,8 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+pub mod live;
+
 use aggregator::api::AppState;
 use aggregator::Config;
 use common::ch::ChSettings;
