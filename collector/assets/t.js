@@ -15,7 +15,7 @@
     const exts = off('downloads') ? [] : (opt('downloads') || 'pdf,zip,gz,dmg,exe,msi,apk,csv,xlsx,docx,pptx,mp3,mp4').toLowerCase().split(/[\s,]+/);
     const anon = () => n.doNotTrack == 1 || w.doNotTrack == 1 || n.globalPrivacyControl === true;
     const cookie = (v, age) => { d.cookie = '_tqv=' + v + '; Max-Age=' + age + '; Path=/; SameSite=Lax' + (l.protocol == 'https:' ? '; Secure' : ''); };
-    const uuid = () => '10000000-1000-4000-8000-100000000000'.replace(/[018]/g, (c) => (c ^ (crypto.getRandomValues(new Uint8Array(1))[0] & (15 >> (c / 4)))).toString(16));
+    const uuid = () => `${1e7}-${1e3}-${4e3}-${8e3}-${1e11}`.replace(/[018]/g, (c) => (c ^ (crypto.getRandomValues(new Uint8Array(1))[0] & (15 >> (c / 4)))).toString(16));
 
     // The cookie exists only after consent(true).
     let vid = (d.cookie.match(/(?:^|; *)_tqv=([\w-]{8,64})/) || [])[1];
@@ -40,7 +40,7 @@
       return Object.assign(o, x);
     };
 
-    // Live hits: fetch, retried. Hidden or leaving: sendBeacon, else fetch keepalive, else pixel.
+    // Live hits: fetch, retried. Hidden or leaving: sendBeacon, else fetch, else pixel.
     const url = base + '/e', queue = [];
     let busy, timer = 0, fails = 0;
     const pixel = (o) => {
@@ -96,7 +96,7 @@
       send(hit('pageview'));
       resume();
     };
-    // A tick later, so a title set right after pushState is the one sent.
+    // A tick later: a title set right after pushState is sent.
     const moved = safe(() => setTimeout(safe(() => pageUrl() != page && pageview())));
     const props = (p) => {
       const o = {};
@@ -111,7 +111,8 @@
       },
       identify: (token) => { pt = token ? String(token).slice(0, 4096) : 0; },
       consent: (yes) => {
-        if (!yes || anon()) { if (!yes) { vid = 0; cookie('', 0); } }
+        // Withdrawal forgets the person token too.
+        if (!yes || anon()) { if (!yes) { vid = pt = 0; cookie('', 0); } }
         else if (!vid) cookie((vid = uuid().replace(/-/g, '')), 34128e3); // 395 days < 13 months
       },
     };
@@ -136,7 +137,7 @@
       pageview();
       for (const k of ['pushState', 'replaceState']) {
         const orig = h[k];
-        // Outside our try: the page's own errors stay its own.
+        // Outside our try: the page's errors stay its own.
         h[k] = function () { const r = orig.apply(this, arguments); moved(); return r; };
       }
       w.addEventListener('popstate', moved);
@@ -144,8 +145,7 @@
       w.addEventListener('pageshow', safe((e) => e.persisted && pageview()));
     }
     early.filter((c) => !isState(c)).forEach(run);
-    d.addEventListener('click', clicked, true);
-    d.addEventListener('auxclick', clicked, true);
+    for (const t of ['click', 'auxclick']) d.addEventListener(t, clicked, true);
     d.addEventListener('visibilitychange', safe(() => { if (visible()) resume(); else { pause(); leave(); } }));
     w.addEventListener('pagehide', safe(() => { pause(); leave(); }));
   })();

@@ -64,7 +64,7 @@ export function checkSent(sent, walked, pt) {
   for (const { at, hit } of sent) {
     const consented = at >= marks.consent && at < marks.withdraw;
     assert.equal(hit.v, consented ? cookie.value : undefined, `v on ${hit.e} at +${at - marks.load} ms`);
-    assert.equal(hit.pt, at >= marks.identify ? pt : undefined, `pt on ${hit.e}`);
+    assert.equal(hit.pt, at >= marks.identify && at < marks.withdraw ? pt : undefined, `pt on ${hit.e}`);
     assert.equal(hit.s, 'test-site');
     assert.match(hit.id, /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
   }
