@@ -5,7 +5,8 @@ Every metric name here must be in a binary's catalogue (`telemetry.rs` METRIC_NA
 dashboard test checks that.
 """
 
-from panels import (BUCKET, Layout, dashboard, prom_stat, prom_timeseries, timeseries)
+from panels import (BUCKET, Layout, dashboard, prom_stat, prom_timeseries, table,
+                    timeseries)
 
 R = "[$__rate_interval]"
 
@@ -71,6 +72,21 @@ def build():
              "rejected: {{table}}"),
             (f"sum by (op) (rate(aggregator_clickhouse_errors_total{R}))", "ch errors: {{op}}"),
         ]),
+        prom_timeseries(lay, "Metric jobs", [
+            ("time() - max by (job) (aggregator_job_last_success_timestamp_seconds)",
+             "lag since last success (s): {{job}}"),
+            (f"sum by (job) (increase(aggregator_job_failures_total{R}))", "failures: {{job}}"),
+            ("histogram_quantile(0.99, sum by (le, job) "
+             f"(rate(aggregator_job_duration_seconds_bucket{R})))", "p99 run time (s): {{job}}"),
+            (f"sum by (job) (increase(aggregator_job_buckets_total{R}))",
+             "buckets recomputed: {{job}}"),
+        ], description="Lag should stay near AGGREGATOR_REFRESH_S; failures mean stale figures."),
+        table(lay, "Committed metric generations", """
+SELECT job, count() AS buckets, max(version) AS newest_generation,
+       max(committed_at) AS last_commit,
+       toInt64(now()) - toInt64(max(committed_at)) AS lag_s
+FROM r_generations GROUP BY job ORDER BY job""", description="What the dashboards' result "
+                                                             "tables are computed up to."),
         timeseries(lay, "Hits stored in ClickHouse (all sites)", f"""
 SELECT {BUCKET}, uniqExact(event_id) AS hits, count() AS rows_before_merge
 FROM hits WHERE $__timeFilter(received_at)

@@ -12,14 +12,14 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import DATA_FROM, DATA_TO, ROOT, load
+from conftest import DATA_FROM, DATA_TO, ROOT, load, run_jobs
 
 DASHBOARDS = ROOT / "dashboards"
 CATALOGUES = [ROOT / "collector/src/telemetry.rs", ROOT / "aggregator/src/telemetry.rs"]
 
-# Values Grafana would put in for the variables; the account variable is run both as "All"
-# and as one account.
-VARIABLES = {"site": "shop.example", "mailing": "m1", "person": "p03"}
+# Values a user would pick for the variables (the account variable both as "All" and as one
+# account); any other query variable gets the first value its own query returns, as in Grafana.
+VARIABLES = {"site": "shop.example", "mailing": "m1", "person": "p03", "funnel": "signup"}
 ACCOUNTS = ["__all", "acc2"]
 INTERVAL_S = 3600
 
@@ -46,8 +46,9 @@ EXPECTED_COLUMNS = {
     ("tracking-traffic", "Bots: top user agents"): ["bot_reason", "browser", "os", "hits"],
     ("tracking-traffic", "Events"): ["type", "event_name", "events", "visitors"],
     ("tracking-mailing", "Response: raw and human"): [
-        "counting", "sends", "unique_opens", "unique_clickers", "open_rate", "click_rate",
-        "click_to_open_rate"],
+        "sends", "unique_opens", "unique_clickers", "open_rate", "click_rate",
+        "click_to_open_rate", "human_unique_opens", "human_unique_clickers", "human_open_rate",
+        "human_click_rate", "human_click_to_open_rate"],
     ("tracking-mailing", "Opens and clicks over time"): [
         "time", "human_opens", "machine_opens", "human_clicks", "machine_clicks"],
     ("tracking-mailing", "Clicks per link"): [
@@ -56,15 +57,22 @@ EXPECTED_COLUMNS = {
         "account_id", "sends", "unique_opens", "unique_clickers", "human_unique_opens",
         "human_unique_clickers"],
     ("tracking-mailing", "Human clickers to follow up"): [
-        "person_id", "account_id", "first_click", "clicks", "links"],
+        "person_id", "account_id", "first_click", "clicks"],
     ("tracking-mailing", "All mailings in the time range"): [
         "mailing_id", "name", "sent_at", "sends", "human_unique_opens", "human_unique_clickers"],
-    ("tracking-pages", "Page effectiveness"): ["path", "pageviews", "visitors"],
+    ("tracking-pages", "Page effectiveness"): [
+        "path", "views", "visitors", "entries", "leaves", "exit_rate", "bounce_rate",
+        "avg_time_s", "median_time_s", "visit_count", "conversion_share", "from_mailing",
+        "from_campaign"],
+    ("tracking-pages", "Pageviews, entrances and exits per day"): [
+        "time", "views", "entries", "leaves", "bounce_count"],
+    ("tracking-pages", "Pages that lead to conversions"): ["path", "conversion_share"],
     ("tracking-pages", "Outbound links and downloads per page"): [
         "path", "type", "target", "clicks", "visitors"],
     ("tracking-funnels", "Visitors per step"): ["step", "visitors"],
     ("tracking-funnels", "Conversion and drop-off"): [
-        "step_number", "step", "visitors", "persons", "conversion_from_previous"],
+        "step_number", "step", "visitors", "persons", "conversion_from_previous",
+        "dropped_after"],
     ("tracking-funnels", "Persons to follow up (dropped)"): [
         "after_step", "person_id", "account_id"],
     ("tracking-people", "Most engaged accounts"): [
@@ -77,6 +85,8 @@ EXPECTED_COLUMNS = {
     ("tracking-people", "Person timeline"): [
         "received_at", "type", "site", "path", "title", "event_name", "mailing_id", "link_id",
         "verdict", "country", "device"],
+    ("tracking-health", "Committed metric generations"): [
+        "job", "buckets", "newest_generation", "last_commit", "lag_s"],
     ("tracking-health", "Hits stored in ClickHouse (all sites)"): [
         "time", "hits", "rows_before_merge"],
 }
@@ -146,10 +156,23 @@ def check_shape(uid, title, kind, cols, types, rows, must_have_rows):
         assert len(cols) == 1 and types[0] == "String", f"{key}: {types}"
 
 
+def resolve_variables(engine, database, picked):
+    """Fills in query variables nobody picked (hidden ones), in dashboard order."""
+    variables = dict(picked)
+    for d in dashboards():
+        for v in d["templating"]["list"]:
+            if v["type"] == "query" and v["name"] not in variables:
+                sql = expand(v["query"], variables, DATA_FROM, DATA_TO, INTERVAL_S)
+                _, _, rows = engine.select(sql, database)
+                assert rows, f"variable {v['name']} has no value on the generated data"
+                variables[v["name"]] = rows[0][0]
+    return variables
+
+
 def run_all(engine, database):
     checked = 0
     for account in ACCOUNTS:
-        variables = dict(VARIABLES, account=account)
+        variables = resolve_variables(engine, database, dict(VARIABLES, account=account))
         for uid, title, kind, sql in sql_queries():
             text = expand(sql, variables, DATA_FROM, DATA_TO, INTERVAL_S)
             cols, types, rows = engine.select(text, database)
@@ -162,6 +185,7 @@ def run_all(engine, database):
 def loaded_18(clickhouse, tracking_data):
     clickhouse.migrate("dash18")
     load(clickhouse, "dash18", tracking_data)
+    run_jobs(clickhouse, "dash18")
     return clickhouse
 
 
@@ -169,6 +193,7 @@ def loaded_18(clickhouse, tracking_data):
 def loaded_chdb(chdb_engine, tracking_data):
     chdb_engine.migrate("dashchdb")
     load(chdb_engine, "dashchdb", tracking_data)
+    run_jobs(chdb_engine, "dashchdb")
     return chdb_engine
 
 
@@ -204,16 +229,34 @@ PROMQL_WORDS = {"by", "without", "on", "ignoring", "group_left", "group_right", 
                 "unless", "bool", "offset", "le", "inf", "nan"}
 
 
+def str_consts(path):
+    return dict(re.findall(r'const\s+(\w+)\s*:\s*&(?:\'static\s+)?str\s*=\s*"([^"]+)"',
+                           path.read_text()))
+
+
+def module_file(catalogue, module_path):
+    """The file of `crate::a::b` for a catalogue at <crate>/src/...: src/a/b.rs or mod.rs."""
+    parts = module_path.split("::")
+    assert parts[0] == "crate", f"{catalogue}: cannot resolve {module_path}::"
+    src = next(p for p in catalogue.parents if p.name == "src")
+    for f in (src.joinpath(*parts[1:]).with_suffix(".rs"), src.joinpath(*parts[1:], "mod.rs")):
+        if f.exists():
+            return f
+    raise AssertionError(f"{catalogue}: no file for module {module_path}")
+
+
 def catalogue_names(path):
-    """The metric names a telemetry.rs exports: its METRIC_NAMES list, with constants resolved."""
+    """The metric names a telemetry.rs exports: its METRIC_NAMES list, with constants resolved
+    (also `crate::module::CONST` items, read from that module's file)."""
     src = path.read_text()
-    consts = dict(re.findall(r'const\s+(\w+)\s*:\s*&(?:\'static\s+)?str\s*=\s*"([^"]+)"', src))
     m = re.search(r"METRIC_NAMES\s*:\s*&\[&(?:'static\s+)?str\]\s*=\s*&\[(.*?)\];", src, re.S)
     assert m, f"{path}: no `pub const METRIC_NAMES: &[&str] = &[...]`"
     body = re.sub(r"//[^\n]*", "", m[1])
     names = set(re.findall(r'"([^"]+)"', body))
-    for ident in re.findall(r"\b([A-Z][A-Z0-9_]*)\b", re.sub(r'"[^"]*"', "", body)):
-        assert ident in consts, f"{path}: METRIC_NAMES names {ident}, not a &str constant"
+    for module, ident in re.findall(r"((?:\w+::)*)([A-Z][A-Z0-9_]*)\b",
+                                    re.sub(r'"[^"]*"', "", body)):
+        consts = str_consts(module_file(path, module[:-2]) if module else path)
+        assert ident in consts, f"{path}: METRIC_NAMES names {module}{ident}, not a &str constant"
         names.add(consts[ident])
     return names
 
@@ -280,6 +323,12 @@ def test_catalogue_parsing(tmp_path):
     f.write_text('pub const A: &str = "svc_a_total";\n'
                  'pub const METRIC_NAMES: &[&str] = &[\n    A, // one\n    "svc_b",\n];\n')
     assert catalogue_names(f) == {"svc_a_total", "svc_b"}
+    crate = tmp_path / "svc" / "src"
+    (crate / "jobs").mkdir(parents=True)
+    (crate / "jobs" / "telemetry.rs").write_text('pub const RUNS: &str = "svc_runs_total";\n')
+    (crate / "telemetry.rs").write_text(
+        'pub const METRIC_NAMES: &[&str] = &[crate::jobs::telemetry::RUNS];\n')
+    assert catalogue_names(crate / "telemetry.rs") == {"svc_runs_total"}
 
 
 # ---- files --------------------------------------------------------------------------------
