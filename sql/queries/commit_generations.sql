@@ -9,5 +9,5 @@ FROM
 (
     SELECT
         ? AS job_name, toUInt64(?) AS gen,
-        arrayJoin(arrayMap((b, f) -> (b, f), ?, ?)) AS pair
+        arrayJoin(arrayMap((b, f) -> (b, f), CAST(? AS Array(String)), CAST(? AS Array(String)))) AS pair
 )

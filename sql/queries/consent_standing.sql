@@ -3,7 +3,7 @@
 -- params: persons Array(String) = ['p01','p02','p03']
 SELECT person_id
 FROM consents
-WHERE purpose = 'tracking' AND has(?, person_id)
+WHERE purpose = 'tracking' AND has(CAST(? AS Array(String)), person_id)
 GROUP BY person_id
 HAVING argMax(granted, toUInt64(at) * 2 + (1 - granted)) = 1
 ORDER BY person_id

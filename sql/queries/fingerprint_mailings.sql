@@ -1,15 +1,16 @@
--- Watermark of job "mailings": a fingerprint per mailing of its open/click hits and of its
--- send log (each part tagged; the job joins the parts per mailing).
+-- Watermark of job "mailings": a fingerprint per mailing of its open/click hits (distinct
+-- event ids, latest ts_ms) and of its send log (distinct recipients, latest sent_at), each part
+-- tagged; the job joins the parts per mailing. Merges folding duplicates change nothing.
 -- params: none
 SELECT mailing, fp
 FROM
 (
-    SELECT mailing_id AS mailing, concat('h', toString(count()), ':', toString(sum(ts_ms))) AS fp
+    SELECT mailing_id AS mailing, concat('h', toString(uniqExact(event_id)), ':', toString(max(ts_ms))) AS fp
     FROM hits
     WHERE type IN ('open', 'click') AND mailing_id != ''
     GROUP BY mailing_id
     UNION ALL
-    SELECT mailing_id AS mailing, concat('s', toString(count()), ':', toString(sum(toUInt64(sent_at)))) AS fp
+    SELECT mailing_id AS mailing, concat('s', toString(uniqExact(person_id)), ':', toString(max(toUInt64(sent_at)))) AS fp
     FROM mailing_sends
     GROUP BY mailing_id
 )

@@ -15,8 +15,8 @@ FROM
     FROM hits
     WHERE site = ? AND received_at >= toDateTime(?) AND received_at < toDateTime(?)
       AND type IN ('pageview', 'event') AND is_bot = 0 AND visitor_id != ''
-      AND ((type = 'pageview' AND (has(?, path) OR arrayExists(x -> startsWith(path, x), ?)))
-           OR (type = 'event' AND has(?, event_name)))
+      AND ((type = 'pageview' AND (has(CAST(? AS Array(String)), path) OR arrayExists(x -> startsWith(path, x), CAST(? AS Array(String)))))
+           OR (type = 'event' AND has(CAST(? AS Array(String)), event_name)))
     GROUP BY event_id
 ) AS l1
 ANY LEFT JOIN

@@ -30,7 +30,7 @@ FROM
             emptyArrayString() AS a_pages, emptyArrayUInt64() AS a_page_ts,
             toUInt64(0) AS a_duration
         FROM hits
-        WHERE has(arrayMap(d -> toDate(d), ?), toDate(received_at))
+        WHERE has(arrayMap(d -> toDate(d), CAST(? AS Array(String))), toDate(received_at))
           AND received_at >= toDateTime(?) AND received_at < toDateTime(?)
           AND person_id != '' AND type IN ('open', 'click', 'event')
         GROUP BY event_id
@@ -51,10 +51,10 @@ FROM
                 any(site) AS c_site, any(mailing_id) AS c_mailing, any(path) AS c_path,
                 any(event_name) AS c_name,
                 arrayConcat(
-                    arrayFilter((g, v) -> c_type = 'event' AND v = c_name, ?, ?),
-                    arrayFilter((g, v) -> c_type = 'pageview' AND v = c_path, ?, ?)) AS goals
+                    arrayFilter((g, v) -> c_type = 'event' AND v = c_name, CAST(? AS Array(String)), CAST(? AS Array(String))),
+                    arrayFilter((g, v) -> c_type = 'pageview' AND v = c_path, CAST(? AS Array(String)), CAST(? AS Array(String)))) AS goals
             FROM hits
-            WHERE has(arrayMap(d -> toDate(d), ?), toDate(received_at))
+            WHERE has(arrayMap(d -> toDate(d), CAST(? AS Array(String))), toDate(received_at))
               AND received_at >= toDateTime(?) AND received_at < toDateTime(?)
               AND person_id != '' AND type IN ('pageview', 'event')
             GROUP BY event_id
@@ -88,5 +88,5 @@ ANY LEFT JOIN
     FROM r_activities
     WHERE (toString(day), version) IN
           (SELECT bucket, max(version) FROM r_generations WHERE job = 'days' GROUP BY bucket)
-      AND has(arrayMap(d -> toDate(d), ?), day)
+      AND has(arrayMap(d -> toDate(d), CAST(? AS Array(String))), day)
 ) AS r2 USING activity_id

@@ -15,7 +15,7 @@ FROM
         any(person_id) AS l_person,
         toUInt8(any(verdict) NOT IN ('apple_mpp', 'scanner')) AS l_human
     FROM hits
-    WHERE type = 'click' AND has(?, mailing_id)
+    WHERE type = 'click' AND has(CAST(? AS Array(String)), mailing_id)
     GROUP BY event_id
 )
 GROUP BY l_mailing, l_link

@@ -16,7 +16,7 @@ FROM
     (
         SELECT mailing_id, person_id, toUInt64(sent_at) * 1000 AS sent_ms
         FROM mailing_sends FINAL
-        WHERE has(?, mailing_id)
+        WHERE has(CAST(? AS Array(String)), mailing_id)
     ) AS l1
     ANY LEFT JOIN
     (
@@ -42,7 +42,7 @@ ANY LEFT JOIN
             any(type) AS e_type, any(ts_ms) AS e_ts,
             toUInt8(any(verdict) NOT IN ('apple_mpp', 'scanner')) AS e_human
         FROM hits
-        WHERE type IN ('open', 'click') AND has(?, mailing_id) AND person_id != ''
+        WHERE type IN ('open', 'click') AND has(CAST(? AS Array(String)), mailing_id) AND person_id != ''
         GROUP BY event_id
     )
     GROUP BY e_mailing, e_person

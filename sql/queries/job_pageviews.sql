@@ -42,7 +42,7 @@ FROM
         arrayMap(x -> x.6, hs) AS persons,
         arrayMap(x -> toUInt8(x.3 = 'pageview'), hs) AS is_pv,
         arrayCumSum(is_pv) AS pvcum,
-        arrayMap(x -> toUInt8((x.3 = 'event' AND has(?, x.5)) OR (x.3 = 'pageview' AND has(?, x.4))), hs) AS is_goal,
+        arrayMap(x -> toUInt8((x.3 = 'event' AND has(CAST(? AS Array(String)), x.5)) OR (x.3 = 'pageview' AND has(CAST(? AS Array(String)), x.4))), hs) AS is_goal,
         arrayCumSum(is_goal) AS gcum,
         arrayMap(i -> toUInt8(i = n OR starts[i + 1] = 1), arrayEnumerate(ts)) AS is_last,
         arrayFilter((x, st) -> st = 1, ts, starts) AS sess_start,
@@ -59,7 +59,7 @@ FROM
         arrayMap((ss, i) -> toUInt8(i < length(pv_sess) AND pv_sess[i + 1] = ss), pv_sess, arrayEnumerate(pv_sess)) AS pv_next_same
     FROM hits
     WHERE received_at >= toDateTime(?) AND received_at < toDateTime(?)
-      AND has(arrayMap(d -> toDate(d), ?), toDate(received_at))
+      AND has(arrayMap(d -> toDate(d), CAST(? AS Array(String))), toDate(received_at))
       AND type IN ('pageview', 'event', 'ping', 'outbound', 'download')
       AND is_bot = 0 AND visitor_id != ''
     GROUP BY day, site, visitor_id

@@ -61,7 +61,9 @@ pub async fn refresh(
 /// Refreshes every `AGGREGATOR_REFRESH_S` until the task is dropped or aborted.
 pub async fn run_forever(state: Arc<AppState>) {
     let period = Duration::from_secs(state.config.refresh_s.max(1));
-    let mut tick = tokio::time::interval(period);
+    // The first run comes one period after start, so a server that starts and stops at once
+    // (tests, a crash loop) does not recompute anything.
+    let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;

@@ -29,17 +29,17 @@ struct AccountRow {
 #[derive(Debug, Default, clickhouse::Row, serde::Deserialize)]
 struct Timing {
     n_open: u64,
-    open_p50: f64,
-    open_p90: f64,
+    open_p50: i64,
+    open_p90: i64,
     n_click: u64,
-    click_p50: f64,
-    click_p90: f64,
+    click_p50: i64,
+    click_p90: i64,
     n_human_open: u64,
-    human_open_p50: f64,
-    human_open_p90: f64,
+    human_open_p50: i64,
+    human_open_p90: i64,
     n_human_click: u64,
-    human_click_p50: f64,
-    human_click_p90: f64,
+    human_click_p50: i64,
+    human_click_p90: i64,
 }
 
 /// `api_mailing_links.sql`.
@@ -60,11 +60,12 @@ fn rate(a: u64, b: u64) -> f64 {
     }
 }
 
-fn quantiles(n: u64, p50: f64, p90: f64) -> Value {
+/// Median and p90 in seconds (from milliseconds), null when nobody did it.
+fn quantiles(n: u64, p50_ms: i64, p90_ms: i64) -> Value {
     if n == 0 {
         json!({ "median": null, "p90": null })
     } else {
-        json!({ "median": p50, "p90": p90 })
+        json!({ "median": p50_ms as f64 / 1000.0, "p90": p90_ms as f64 / 1000.0 })
     }
 }
 

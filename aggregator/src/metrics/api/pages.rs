@@ -1,4 +1,5 @@
 //! `GET /api/pages?site=&from=&to=&limit=`: page effectiveness per page over whole UTC days.
+//! Times on page are null for a page no view of which could be timed.
 
 use std::sync::Arc;
 
@@ -17,15 +18,22 @@ struct PageRow {
     visitors: u64,
     entrances: u64,
     exits: u64,
-    exit_rate: f64,
-    bounce_rate: f64,
-    avg_time_s: f64,
-    median_time_s: f64,
+    bounces: u64,
+    timed: u64,
+    time_sum_ms: u64,
+    median_ms: u64,
     visits: u64,
     from_mailing: u64,
     from_campaign: u64,
     converting: u64,
-    conversion_share: f64,
+}
+
+fn ratio(a: u64, b: u64) -> f64 {
+    if b == 0 {
+        0.0
+    } else {
+        a as f64 / b as f64
+    }
 }
 
 /// Answers the page table.
@@ -50,11 +58,14 @@ pub async fn get(state: Arc<AppState>, req: Req) -> ApiResult {
             json!({
                 "site": r.site, "path": r.path, "pageviews": r.pageviews,
                 "visitors": r.visitors, "entrances": r.entrances, "exits": r.exits,
-                "exit_rate": r.exit_rate, "bounce_rate": r.bounce_rate,
-                "avg_time_on_page_s": r.avg_time_s, "median_time_on_page_s": r.median_time_s,
+                "exit_rate": ratio(r.exits, r.pageviews),
+                "bounce_rate": ratio(r.bounces, r.entrances), "bounces": r.bounces,
+                "avg_time_on_page_s": (r.timed > 0).then(|| ratio(r.time_sum_ms, r.timed) / 1000.0),
+                "median_time_on_page_s": (r.timed > 0).then(|| r.median_ms as f64 / 1000.0),
+                "timed_pageviews": r.timed,
                 "visits": r.visits, "visits_from_mailings": r.from_mailing,
                 "visits_from_campaigns": r.from_campaign, "converting_visits": r.converting,
-                "conversion_share": r.conversion_share,
+                "conversion_share": ratio(r.converting, r.visits),
             })
         })
         .collect();
