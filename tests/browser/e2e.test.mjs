@@ -1,0 +1,89 @@
+//! End to end: the tracker in headless Chromium, the real collector binary and a real
+//! ClickHouse. A recording relay in front of the collector keeps what the browser sent, so
+//! the rows in `hits` can be checked against it and against the visit itself: types and
+//! counts, URLs with utm, time on page, visitor ids only with consent, persons only through a
+//! signed token whose person consents.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import { launch, watch, until } from './lib/browser.mjs';
+import { startSite } from './lib/site.mjs';
+import { startStub, trackerFile } from './lib/stub.mjs';
+import { startStack, personToken } from './lib/stack.mjs';
+import { walk, checkSent, checkRows } from './lib/journey.mjs';
+
+const PERSON = 'p-e2e-1';
+const ACCOUNT = 'acc-e2e';
+let browser, stack;
+
+before(async () => {
+  const day = new Date(Date.now() - 86400e3).toISOString().slice(0, 19).replace('T', ' ');
+  stack = await startStack({
+    seed: async (query) => {
+      await query('INSERT INTO persons FORMAT JSONEachRow', JSON.stringify({ person_id: PERSON, account_id: ACCOUNT, email: 'e2e@example.com', attributes: '{}', updated_at: day, version: 1 }));
+      await query('INSERT INTO consents FORMAT JSONEachRow', JSON.stringify({ consent_id: 'c-e2e-1', person_id: PERSON, purpose: 'tracking', granted: 1, source: 'test', text_version: 'v1', at: day, recorded_by: 'test', recorded_at: day }));
+    },
+  });
+  browser = await launch();
+});
+after(async () => {
+  await browser?.close();
+  await stack?.stop();
+});
+
+test('a real visit lands in ClickHouse exactly as it happened', async () => {
+  const relay = await startStub({ upstream: stack.collector });
+  const pt = personToken(PERSON);
+  const site = await startSite({ COLLECTOR: relay.origin, PT: pt, PING: '1' });
+  const outbound = `http://localhost:${site.port}/landing.html`;
+  site.vars.OUTBOUND = outbound;
+  const page = await browser.context.newPage();
+  const problems = watch(page);
+  try {
+    // The collector serves this repo's tracker, with an ETag.
+    const js = await fetch(`${stack.collector}/t.js`);
+    assert.equal(js.status, 200);
+    assert.ok(js.headers.get('etag'));
+    assert.equal(await js.text(), fs.readFileSync(trackerFile, 'utf8'));
+
+    const walked = await walk({ page, context: browser.context, sent: relay.sent, site: site.origin, outbound });
+    const { sent } = relay;
+    checkSent(sent, walked, pt);
+    assert.deepEqual(problems, []);
+
+    // The collector flushes about every second; wait (bounded) for every hit sent.
+    const countSql = "SELECT count() FROM hits WHERE site = 'test-site' FORMAT TSV";
+    const landed = await until(async () => Number(await stack.query(countSql)) >= sent.length, 20_000, 250);
+    assert.ok(landed, `only ${await stack.query(countSql)} of ${sent.length} hits reached ClickHouse`);
+    await new Promise((r) => setTimeout(r, 1500)); // and nothing more arrives
+    const raw = (await stack.query(
+      "SELECT type, url, path, title, referrer, event_name, props, client_id, ts_ms, visitor_id, person_id, account_id, utm_source, utm_medium, utm_campaign FROM hits WHERE site = 'test-site' FORMAT JSONEachRow",
+    )).trim().split('\n').map((l) => JSON.parse(l));
+    const rows = raw.map((r) => ({ ...r, props: r.props ? JSON.parse(r.props) : {}, ts: Number(r.ts_ms) }));
+    const figures = checkRows(rows, sent, walked, site.origin, outbound);
+    console.log('real visit:', JSON.stringify(figures));
+
+    const home = rows.find((r) => r.type === 'pageview' && r.path === '/');
+    assert.deepEqual([home.utm_source, home.utm_medium, home.utm_campaign], ['newsletter', 'email', 'spring']);
+    // Visitor ids: the consented `v` exactly while consent stood; otherwise the collector's
+    // anonymous id, never derived from the cookie.
+    const byId = new Map(sent.map((s) => [s.hit.id, s.hit]));
+    const anonymous = new Set();
+    for (const r of rows) {
+      const hit = byId.get(r.client_id);
+      if (hit.v) assert.equal(r.visitor_id, walked.cookie.value, `${r.type} with consent`);
+      else {
+        assert.notEqual(r.visitor_id, walked.cookie.value, `${r.type} without consent`);
+        anonymous.add(r.visitor_id);
+      }
+      // The person only through the signed token (identify), whose consent stands.
+      assert.deepEqual([r.person_id, r.account_id], hit.pt ? [PERSON, ACCOUNT] : ['', ''], `person on ${r.type}`);
+    }
+    assert.equal(anonymous.size, 1, 'one anonymous visitor');
+    assert.ok(rows.filter((r) => r.person_id === PERSON).length >= 1);
+  } finally {
+    await page.close();
+    await site.close();
+    await relay.close();
+  }
+});
