@@ -59,6 +59,11 @@ def build():
              "{{route}} {{status}}"),
             ("sum(collector_connections)", "open connections"),
         ]),
+        prom_timeseries(lay, "Collector identity directory", [
+            ("sum(collector_directory_persons)", "persons with standing consent"),
+            (f"sum(rate(collector_directory_reloads_total{R}))", "directory reloads /s"),
+            (f"sum(rate(collector_identity_links_total{R}))", "visitor-person links /s"),
+        ], description="Who may be linked to a person (consent) as the collector sees it."),
         prom_timeseries(lay, "Aggregator API", [
             (f"sum by (route, status) (rate(aggregator_http_requests_total{R}))",
              "{{route}} {{status}}"),
