@@ -20,6 +20,9 @@ NETWORKS = [
     ("2001:db8:1::/48", "DE", "EU", "BE", "Berlin", "Berlin", 2950159, 52.5244, 13.4105),
     ("175.16.199.0/24", "CN", "AS", "22", "Changchun", "Changchun", 2038180, 43.88, 125.3228),
     ("2.125.160.0/24", "GB", "EU", "ENG", "Boxford", "Boxford", 2655045, 51.75, -1.25),
+    # One /24 split in two, so a cache keyed by /24 would answer wrongly.
+    ("2.125.161.0/25", "GB", "EU", "ENG", "Boxford", "Boxford", 2655045, 51.75, -1.25),
+    ("2.125.161.128/25", "GB", "EU", "ENG", "Oxford", "Oxford", 2640729, 51.7522, -1.2560),
 ]
 
 # A network with a country but no subdivision or city (as many real records are).

@@ -26,6 +26,13 @@ fn hot_path(c: &mut Criterion) {
 
     let mut geos: Vec<(&str, Arc<dyn GeoLookup>)> = vec![("no_geo", Arc::new(NoGeo))];
     if let Some(db) = real_geo() {
+        let mut i = 0usize;
+        g.bench_function("geo_lookup_uncached/geolite2", |b| {
+            b.iter(|| {
+                i = (i + 1) % MIX;
+                black_box(db.lookup_uncached(ips[i]))
+            })
+        });
         geos.push(("geolite2", Arc::new(db)));
     }
     for (name, geo) in geos {

@@ -4,6 +4,7 @@
 use crate::error::{BeaconError, Rejection};
 use crate::raw::{Fields, Key, RawHit};
 use serde_json::{Map, Value};
+use std::borrow::Cow;
 
 /// Largest beacon body, in bytes (the server caps it first; this is the parser's own guard).
 pub const MAX_BEACON_BYTES: usize = 64 * 1024;
@@ -28,7 +29,7 @@ pub fn parse_beacon(body: &[u8]) -> Result<Vec<RawHit>, BeaconError> {
     let value: Value = serde_json::from_str(text)
         .map_err(|e| BeaconError::body(400, "bad_json", format!("body is not JSON: {e}")))?;
     match value {
-        Value::Object(map) => Ok(vec![hit(&map).map_err(|r| BeaconError::hit(None, r))?]),
+        Value::Object(map) => Ok(vec![hit(map).map_err(|r| BeaconError::hit(None, r))?]),
         Value::Array(items) => {
             if items.len() > MAX_BEACON_HITS {
                 return Err(BeaconError::body(
@@ -38,7 +39,7 @@ pub fn parse_beacon(body: &[u8]) -> Result<Vec<RawHit>, BeaconError> {
                 ));
             }
             items
-                .iter()
+                .into_iter()
                 .enumerate()
                 .map(|(i, item)| match item {
                     Value::Object(map) => hit(map).map_err(|r| BeaconError::hit(Some(i), r)),
@@ -59,17 +60,17 @@ pub fn parse_beacon(body: &[u8]) -> Result<Vec<RawHit>, BeaconError> {
 
 /// One hit from its JSON object: strings as in the query, numbers taken as their text,
 /// `null` as absent, and `p` either an object or JSON text.
-fn hit(map: &Map<String, Value>) -> Result<RawHit, Rejection> {
+fn hit(map: Map<String, Value>) -> Result<RawHit, Rejection> {
     let mut fields = Fields::default();
     for (name, value) in map {
-        let Some(key) = Key::from_name(name) else {
+        let Some(key) = Key::from_name(&name) else {
             continue;
         };
         match value {
             Value::Null => {}
-            Value::String(s) => fields.set(key, s)?,
-            Value::Number(n) => fields.set(key, &n.to_string())?,
-            Value::Object(_) if key == Key::Props => fields.set_props_value(value)?,
+            Value::String(s) => fields.set(key, Cow::Owned(s))?,
+            Value::Number(n) => fields.set(key, Cow::Owned(n.to_string()))?,
+            Value::Object(_) if key == Key::Props => fields.set_props_value(&value)?,
             _ => {
                 return Err(Rejection::bad_value(key.name(), "a string"));
             }

@@ -22,7 +22,7 @@ pub fn parse_query(query: &str) -> Result<RawHit, Rejection> {
             continue;
         };
         let value = decode(v).ok_or_else(|| bad_encoding(key.name()))?;
-        fields.set(key, &value)?;
+        fields.set(key, value)?;
     }
     fields.finish()
 }
@@ -53,21 +53,25 @@ pub(crate) fn decode(s: &str) -> Option<Cow<'_, str>> {
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while i < bytes.len() {
-        match bytes[i] {
-            b'%' => {
+        // Copy the run up to the next escape in one go.
+        let run = bytes[i..]
+            .iter()
+            .position(|&b| b == b'%' || b == b'+')
+            .unwrap_or(bytes.len() - i);
+        out.extend_from_slice(&bytes[i..i + run]);
+        i += run;
+        match bytes.get(i) {
+            Some(b'%') => {
                 let hi = hex(*bytes.get(i + 1)?)?;
                 let lo = hex(*bytes.get(i + 2)?)?;
                 out.push(hi << 4 | lo);
                 i += 3;
             }
-            b'+' => {
+            Some(_) => {
                 out.push(b' ');
                 i += 1;
             }
-            b => {
-                out.push(b);
-                i += 1;
-            }
+            None => {}
         }
     }
     String::from_utf8(out).ok().map(Cow::Owned)

@@ -3,6 +3,7 @@
 
 use crate::error::Rejection;
 use crate::url::split_http_url;
+use std::borrow::Cow;
 
 /// Longest site id.
 pub const MAX_SITE: usize = 64;
@@ -169,10 +170,13 @@ fn id_chars(s: &str, extra: &[u8]) -> bool {
 
 impl Fields {
     /// Sets `key` from its decoded text value. An empty value counts as absent.
-    pub(crate) fn set(&mut self, key: Key, value: &str) -> Result<(), Rejection> {
+    /// Takes the value by `Cow` so an already owned (decoded) string is moved, not copied.
+    pub(crate) fn set(&mut self, key: Key, value: Cow<'_, str>) -> Result<(), Rejection> {
         if self.seen & key.bit() != 0 || value.is_empty() {
             return Ok(());
         }
+        let owned = value;
+        let value: &str = &owned;
         self.seen |= key.bit();
         let f = key.name();
         let h = &mut self.hit;
@@ -184,7 +188,7 @@ impl Fields {
                 if !id_chars(value, b"._-") {
                     return Err(Rejection::bad_value(f, "1-64 of [A-Za-z0-9._-]"));
                 }
-                h.site = value.to_owned();
+                h.site = owned.into_owned();
             }
             Key::Kind => {
                 h.kind = HitKind::parse(value).ok_or_else(|| {
@@ -202,7 +206,7 @@ impl Fields {
                         "`u` must be an absolute http(s) URL",
                     ));
                 }
-                h.url = value.to_owned();
+                h.url = owned.into_owned();
             }
             Key::Referrer => {
                 // Any referrer is kept (android-app://… is real); only its size is capped.
@@ -216,25 +220,25 @@ impl Fields {
                         "`r` contains control characters",
                     ));
                 }
-                h.referrer = value.to_owned();
+                h.referrer = owned.into_owned();
             }
             Key::Title => {
                 if value.len() > MAX_TITLE_CHARS && value.chars().count() > MAX_TITLE_CHARS {
                     return Err(Rejection::too_long(f, MAX_TITLE_CHARS));
                 }
-                h.title = value.to_owned();
+                h.title = owned.into_owned();
             }
             Key::Visitor => {
                 if !VISITOR_LEN.contains(&value.len()) || !id_chars(value, b"_-") {
                     return Err(Rejection::bad_value(f, "8-64 of [A-Za-z0-9_-]"));
                 }
-                h.visitor = value.to_owned();
+                h.visitor = owned.into_owned();
             }
             Key::PersonToken => {
                 if value.len() > common::token::MAX_TOKEN_LEN {
                     return Err(Rejection::too_long(f, common::token::MAX_TOKEN_LEN));
                 }
-                h.person_token = value.to_owned();
+                h.person_token = owned.into_owned();
             }
             Key::EventName => {
                 if value.len() > MAX_EVENT_NAME_CHARS
@@ -245,7 +249,7 @@ impl Fields {
                 if value.chars().any(char::is_control) {
                     return Err(Rejection::bad_value(f, "free of control characters"));
                 }
-                h.event_name = value.to_owned();
+                h.event_name = owned.into_owned();
             }
             Key::Props => h.props = crate::props::normalize_text(value)?,
             Key::ClientId => {
@@ -270,7 +274,7 @@ impl Fields {
                 if !id_chars(value, b"-_") {
                     return Err(Rejection::bad_value(f, "a language tag like en-US"));
                 }
-                h.lang = value.to_owned();
+                h.lang = owned.into_owned();
             }
         }
         Ok(())
