@@ -18,7 +18,7 @@ pub(super) struct Batcher {
     pub rx: mpsc::Receiver<Hit>,
     /// Becomes true when shutdown starts: close the queue, drain, finish.
     pub closed: watch::Receiver<bool>,
-    /// To the shipper (capacity 1).
+    /// To the shipper (small capacity: a busy shipper means the spool).
     pub ship: mpsc::Sender<Batch>,
     /// Where a batch goes when the shipper is busy.
     pub spool: Arc<Spool>,

@@ -37,6 +37,9 @@ pub struct Batch {
 /// drains at disk speed then, so a short wait turns a burst into accepted hits.
 const OFFER_WAIT: Duration = Duration::from_millis(50);
 
+/// Batches that may wait for the shipper before the batcher spools instead.
+const SHIP_SLACK: usize = 2;
+
 /// Why hits were not queued.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OfferError {
@@ -136,8 +139,9 @@ impl Pipeline {
     /// Starts the batcher and the shipper.
     pub fn start(cfg: &PipelineConfig, sink: Sink, spool: Arc<Spool>) -> Self {
         let (tx, rx) = mpsc::channel(cfg.queue_capacity.max(1));
-        // One batch in hand at the shipper: anything more goes to the spool at once.
-        let (ship_tx, ship_rx) = mpsc::channel(1);
+        // Up to two batches wait for the shipper (one insert's worth of slack at full rate);
+        // anything more goes to the spool at once.
+        let (ship_tx, ship_rx) = mpsc::channel(SHIP_SLACK);
         let (close, closed) = watch::channel(false);
         let health = Arc::new(Health {
             draining: AtomicBool::new(false),
