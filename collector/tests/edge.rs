@@ -456,3 +456,39 @@ async fn queue_and_spool_full_gives_503_and_counts_intentional_drops() {
     );
     c.stop().await;
 }
+
+#[tokio::test]
+async fn connection_cap_holds_extra_clients_in_the_backlog() {
+    let ch = shared_server().fresh_db("cap").await;
+    let c = start(
+        &ch,
+        &[
+            ("COLLECTOR_MAX_CONNECTIONS", "1"),
+            ("COLLECTOR_HEADER_TIMEOUT_MS", "10000"),
+        ],
+    )
+    .await;
+    // A takes the only slot and sends nothing.
+    let a = tokio::net::TcpStream::connect(c.addr)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    // B connects (kernel backlog) and sends a whole request: it is not served while A holds
+    // the slot...
+    let mut b = tokio::net::TcpStream::connect(c.addr)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    b.write_all(b"GET /t.js HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let mut buf = [0u8; 64];
+    let early = tokio::time::timeout(Duration::from_millis(300), b.read(&mut buf)).await;
+    assert!(early.is_err(), "served past the connection cap");
+    // ...and is served as soon as A goes away.
+    drop(a);
+    let mut out = Vec::new();
+    let done = tokio::time::timeout(Duration::from_secs(5), b.read_to_end(&mut out)).await;
+    assert!(done.is_ok(), "B never served after A left");
+    assert_eq!(support::parse(&out).status, 200);
+    c.stop().await;
+}
