@@ -353,6 +353,10 @@ def test_dashboards_are_well_formed():
                 uid = t["datasource"]["uid"]
                 assert uid in ("${ds_clickhouse}", "${ds_prometheus}"), uid
                 assert uid[2:-1] in names, f"{d['uid']}: {uid} is not a variable"
+                if "rawSql" in t:
+                    # grafana-clickhouse-datasource (sqlutil): format 0 time series, 1 table.
+                    want = 0 if p["type"] == "timeseries" else 1
+                    assert t["format"] == want and t["editorType"] == "sql", p["title"]
     assert {"tracking-traffic", "tracking-mailing", "tracking-pages", "tracking-funnels",
             "tracking-people", "tracking-health"} <= uids
 
