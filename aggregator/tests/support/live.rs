@@ -99,12 +99,15 @@ impl Collector {
         }
     }
 
-    /// A GET with a browser user agent and extra headers.
+    /// A GET with extra headers; a browser `User-Agent` unless the headers name one.
     pub async fn get(&self, path: &str, headers: &[(&str, &str)]) -> super::Answer {
-        let mut req = format!(
-            "GET {path} HTTP/1.1\r\nHost: t\r\nUser-Agent: {}\r\nConnection: close\r\n",
-            BROWSER
-        );
+        let mut req = format!("GET {path} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n");
+        if !headers
+            .iter()
+            .any(|(k, _)| k.eq_ignore_ascii_case("user-agent"))
+        {
+            req.push_str(&format!("User-Agent: {BROWSER}\r\n"));
+        }
         for (k, v) in headers {
             req.push_str(&format!("{k}: {v}\r\n"));
         }
