@@ -101,7 +101,8 @@ impl Salts {
                 .fetch_one::<String>()
         };
         let mut stored = winner(&client).await?;
-        if stored.is_empty() {
+        let proposed = stored.is_empty();
+        if proposed {
             let mine = to_hex(&self.for_time(now_ms));
             client
                 .query("INSERT INTO daily_salts (day, salt, created_at) SELECT ?, ?, now()")
@@ -110,15 +111,21 @@ impl Salts {
                 .execute()
                 .await?;
             stored = winner(&client).await?;
-            // Past days go as soon as a replica has proposed for the new one.
-            client
-                .query("ALTER TABLE daily_salts DELETE WHERE day < ?")
-                .bind(day)
-                .execute()
-                .await?;
         }
         if let Some(salt) = from_hex(&stored) {
             self.adopt(day, salt);
+        }
+        if proposed {
+            // Past days go as soon as a replica has proposed for the new one. A failure here
+            // only delays forgetting to the next new day; it must not cost today's salt.
+            let purge = client
+                .query("ALTER TABLE daily_salts DELETE WHERE day < ?")
+                .bind(day)
+                .execute()
+                .await;
+            if let Err(e) = purge {
+                tracing::warn!(error = %e, "cannot delete past daily salts");
+            }
         }
         Ok(())
     }
