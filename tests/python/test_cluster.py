@@ -10,7 +10,8 @@ import sys
 
 import pytest
 
-from conftest import QUERIES, ROOT, ClickHouse, load, query_file, run_jobs, statements
+from conftest import (QUERIES, ROOT, ClickHouse, ClickHouseError, load, query_file, run_jobs,
+                      statements)
 
 CLUSTER_SQL = ROOT / "sql" / "cluster"
 DB = "tracking_cluster_test"
@@ -183,3 +184,24 @@ def test_aggregator_migrate_chooses_the_schema_by_the_node_config(shards, clickh
     for node in (a, b, clickhouse):
         [[v]] = node.select("SELECT max(version) FROM schema_migrations", "tracking_migrated")[2]
         assert int(v) == max(int(p.name[:4]) for p in (ROOT / "sql/migrations").glob("*.sql"))
+
+
+def test_a_shard_outage_fails_the_insert_and_the_retry_folds(shards, tracking_data):
+    """With insert_distributed_sync = 1 an INSERT through `hits` fails while a shard is down
+    (so the collector spools the batch); the replay after the shard is back may write rows
+    again on the shard that had them, and they fold: same event_id, same shard."""
+    a, b = shards
+    batch = [dict(h, site="outage.example") for h in tracking_data["hits"][:200]]
+    subprocess.run(["kill", "-9", (b.dir / "server.pid").read_text().strip()], check=True)
+    with pytest.raises(ClickHouseError):
+        load(a, DB, {"hits": batch})
+    b.start()
+    load(a, DB, {"hits": batch})
+    want = len({h["event_id"] for h in batch})
+    [[distinct, rows]] = a.select("SELECT uniqExact(event_id), count() FROM hits "
+                                  "WHERE site = 'outage.example'", DB)[2]
+    assert int(distinct) == want and int(rows) >= want
+    per_shard = [{r[0] for r in s.select("SELECT DISTINCT toString(event_id) FROM hits_local "
+                                         "WHERE site = 'outage.example'", DB)[2]}
+                 for s in (a, b)]
+    assert per_shard[0] and per_shard[1] and not per_shard[0] & per_shard[1]
