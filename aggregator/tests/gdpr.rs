@@ -5,6 +5,8 @@
 
 mod support;
 
+use std::time::Duration;
+
 use bytes::Bytes;
 use common::hit::{hits_insert_sql, Hit};
 use support::{call, start};
@@ -169,4 +171,67 @@ async fn export_then_erase_leaves_nothing_of_the_person() {
     let a = call(s.addr, "GET", "/api/persons/alice/export", "").await;
     assert!(a.json()["profile"].is_null());
     assert_eq!(a.json()["erasure"], receipt);
+}
+
+#[tokio::test]
+async fn after_erasure_the_collector_stops_identifying_and_a_repeat_sweeps_late_hits() {
+    let db = testkit::shared_server().fresh_db("gdpr_live").await;
+    let bound = support::live::bind().await;
+    let s = support::start_with(support::config(&db, &[])).await;
+    for (path, body) in [
+        (
+            "/api/persons",
+            r#"{"person_id":"alice","account_id":"acme"}"#,
+        ),
+        (
+            "/api/consents",
+            r#"{"person_id":"alice","purpose":"tracking","granted":true,"at":1772000000}"#,
+        ),
+    ] {
+        let a = call(s.addr, "POST", path, body).await;
+        assert_eq!(a.status, 200, "{path}: {}", a.body);
+    }
+    exec(
+        &db,
+        "INSERT INTO identity_links VALUES ('v-alice-9','alice','shop','pt',now(),0,1)",
+    )
+    .await;
+    let c = support::live::start(bound, &db, &[]).await;
+    let page =
+        |p: &str| format!("/p.gif?s=shop&u=https%3A%2F%2Fshop.example.com%2F{p}&v=v-alice-9");
+    c.get(&page("before"), &[]).await;
+    let before = "SELECT person_id, account_id FROM hits WHERE path = '/before'";
+    let got = support::live::wait_for(&db, before, "alice\tacme", Duration::from_secs(10)).await;
+    assert_eq!(got, "alice\tacme");
+
+    let a = call(s.addr, "DELETE", "/api/persons/alice", "").await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    let receipt = a.json()["receipt"].clone();
+    // Within the collector's refresh, the visitor's hits are anonymous again.
+    let started = std::time::Instant::now();
+    loop {
+        c.get(&page("after"), &[]).await;
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let n = query_text(
+            &db,
+            "SELECT count() FROM hits WHERE path = '/after' AND person_id = ''",
+        )
+        .await;
+        if n.trim() != "0" {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "still identified after erasure"
+        );
+    }
+    c.stop().await;
+    // Hits accepted before the collector saw the erasure may carry alice; a repeat removes
+    // them and returns the first receipt.
+    let again = call(s.addr, "DELETE", "/api/persons/alice", "").await;
+    assert_eq!(again.status, 200);
+    assert_eq!(again.json()["receipt"], receipt);
+    let left = rows_mentioning(&db, "alice", &[]).await;
+    assert!(left.is_empty(), "rows of alice remain: {left:?}");
+    assert_eq!(query_text(&db, "SELECT count() FROM erasures").await, "1\n");
 }

@@ -1,7 +1,7 @@
 //! GDPR erasure: deletes the person's rows from every table (ClickHouse `ALTER TABLE … DELETE`
 //! mutations, waited for by polling `system.mutations`, since 18.16 has no `mutations_sync`),
-//! then writes a receipt to `erasures`. A repeated erasure finds the receipt and changes
-//! nothing.
+//! then writes a receipt to `erasures`. A repeated erasure returns the first receipt; it only
+//! removes rows that arrived after the first one (late hits from a collector queue).
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -47,9 +47,9 @@ pub async fn erase(
     requested_by: &str,
     timeout: Duration,
 ) -> Result<Value, EraseError> {
-    if let Some(r) = existing_receipt(ch, person_id).await? {
-        return Ok(r);
-    }
+    // A repeat still sweeps: hits a collector accepted in the seconds before it saw the
+    // erasure may land after it. They are removed quietly; the receipt stays the first one.
+    let earlier = existing_receipt(ch, person_id).await?;
     let started = Instant::now();
     // Visitors first: deleting identity_links would lose them.
     let visitors = linked_visitors(ch, person_id).await?;
@@ -76,6 +76,12 @@ pub async fn erase(
     }
     if !remaining.is_empty() {
         return Err(EraseError::Remaining(remaining));
+    }
+    if let Some(r) = earlier {
+        if !mutated.is_empty() {
+            tracing::info!(tables = ?mutated, "late rows of an erased person removed");
+        }
+        return Ok(r);
     }
     let at = super::now_s();
     let receipt = json!({
