@@ -1,14 +1,16 @@
 """Person and account activity: what a known person did, and how engaged each account is.
 
 Only persons known through a signed token (with consent) appear here; anonymous visitors are
-never tied to a person. A replayed hit appears once (LIMIT 1 BY event_id, distinct counts).
+never tied to a person. Accounts read raw hits (distinct event_id, so replays count once); the
+timeline reads the aggregator's r_activities, the same rows the CRM gets.
 """
 
 from panels import (ACCOUNT, ACCOUNT_VARIABLE, BUCKET, Layout, dashboard, table, text_variable,
                     timeseries)
 
 KNOWN = f"person_id != '' AND {ACCOUNT} AND $__timeFilter(received_at)"
-PERSON = "person_id = '${person}' AND $__timeFilter(received_at)"
+COMMITTED_DAYS = ("(toString(day), version) IN (SELECT bucket, max(version) FROM r_generations "
+                  "WHERE job = 'days' GROUP BY bucket)")
 HUMAN_MAIL = "verdict NOT IN ('apple_mpp', 'scanner')"
 
 
@@ -39,12 +41,16 @@ SELECT {BUCKET}, uniqExactIf(event_id, type = 'pageview') AS pageviews,
 FROM hits WHERE {KNOWN} AND is_bot = 0
 GROUP BY time ORDER BY time""", w=24),
         table(lay, "Person timeline", f"""
-SELECT received_at, type, site, path, title, event_name, mailing_id, link_id, verdict, country,
-       device
-FROM hits WHERE {PERSON}
-ORDER BY received_at DESC, event_id
-LIMIT 1 BY event_id
-LIMIT 500""", w=24, h=12, description="Everything the person in the `person` box did."),
+SELECT toDateTime(intDiv(ts_ms, 1000)) AS at, kind, site, path, mailing_id, link_id, verdict,
+       event_name, detail, round(duration_ms / 1000, 1) AS duration_s,
+       arrayStringConcat(pages, ' > ') AS pages_seen
+FROM r_activities
+WHERE {COMMITTED_DAYS} AND person_id = '${{person}}'
+  AND ts_ms >= toUInt64(toUInt32($__fromTime)) * 1000 AND ts_ms < toUInt64(toUInt32($__toTime)) * 1000
+ORDER BY ts_ms DESC, activity_id LIMIT 500""", w=24, h=12,
+              description="The person's activities as the CRM gets them "
+                          "(/api/persons/{id}/activities): opens, clicks, visits with their "
+                          "pages, events, conversions (goal in detail)."),
     ]
     return dashboard("tracking-people", "Tracking: person and account activity",
                      "Engagement of accounts and the activity timeline of one person.",

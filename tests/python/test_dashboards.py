@@ -83,8 +83,8 @@ EXPECTED_COLUMNS = {
     ("tracking-people", "Account activity"): [
         "time", "pageviews", "events", "mail_clicks", "active_persons"],
     ("tracking-people", "Person timeline"): [
-        "received_at", "type", "site", "path", "title", "event_name", "mailing_id", "link_id",
-        "verdict", "country", "device"],
+        "at", "kind", "site", "path", "mailing_id", "link_id", "verdict", "event_name", "detail",
+        "duration_s", "pages_seen"],
     ("tracking-health", "Committed metric generations"): [
         "job", "buckets", "newest_generation", "last_commit", "lag_s"],
     ("tracking-health", "Hits stored in ClickHouse (all sites)"): [
