@@ -44,6 +44,8 @@ CASES = {
         "serviceMonitor": {"enabled": True},
         "ingress": {"collector": {"enabled": True}, "aggregator": {"enabled": True}},
         "geoip": {"enabled": True, "volume": {"configMap": {"name": "geoip"}}},
+        "grafanaDatasources": {"enabled": True,
+                               "clickhouse": {"password": "grafana-readonly-password"}},
         "collector": {"autoscaling": {"enabled": False}, "trustedProxies": "10.0.0.0/8"}},
 }
 
@@ -202,6 +204,9 @@ def test_secrets_stay_out_of_configmaps(case):
     name, values, docs = case
     secrets = {}
     for s in by_kind(docs, "Secret"):
+        if "stringData" in s:  # Grafana data sources
+            assert "grafana_datasource" in s["metadata"]["labels"]
+            continue
         for k, v in s["data"].items():
             secrets[k] = base64.b64decode(v).decode()
     existing = (values or {}).get("secrets", {}).get("existingSecret")
@@ -283,3 +288,15 @@ def test_values_are_documented_in_the_readme():
     missing = [k for k in keys(yaml.safe_load((CHART / "values.yaml").read_text()))
                if f"`{k}`" not in readme]
     assert not missing, f"values not in helm/tracking/README.md: {missing}"
+
+
+def test_grafana_datasources_secret_for_the_sidecar():
+    docs = render(CASES["everything"]())
+    [s] = [d for d in by_kind(docs, "Secret") if "stringData" in d]
+    assert s["metadata"]["labels"]["grafana_datasource"] == "1"
+    ds = yaml.safe_load(s["stringData"]["tracking-datasources.yaml"])["datasources"]
+    assert {d["type"] for d in ds} == {"grafana-clickhouse-datasource", "prometheus"}
+    ch = next(d for d in ds if d["type"] == "grafana-clickhouse-datasource")
+    assert ch["secureJsonData"]["password"] == "grafana-readonly-password"
+    assert "password" not in ch["jsonData"]
+    assert not [d for d in by_kind(render(), "Secret") if "stringData" in d], "off by default"
