@@ -8,6 +8,7 @@ pub mod identity;
 pub mod ops;
 pub mod pipeline;
 pub mod salt;
+pub mod snippet;
 pub mod telemetry;
 
 use std::future::Future;

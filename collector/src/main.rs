@@ -77,6 +77,10 @@ fn init_logging() {
 
 #[tokio::main]
 async fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if let Some(code) = collector::snippet::command(&args) {
+        return ExitCode::from(code);
+    }
     init_logging();
     let config = match load() {
         Ok(c) => c,
