@@ -300,3 +300,21 @@ def test_grafana_datasources_secret_for_the_sidecar():
     assert ch["secureJsonData"]["password"] == "grafana-readonly-password"
     assert "password" not in ch["jsonData"]
     assert not [d for d in by_kind(render(), "Secret") if "stringData" in d], "off by default"
+
+
+def test_values_schema_accepts_the_examples_and_names_bad_keys():
+    with helm.Chart.load(CHART) as chart:
+        for name in sorted(CASES):
+            chart.validate_schema(CASES[name]())
+        bad = {
+            "collector/terminationGracePeriodSeconds": {
+                "collector": {"terminationGracePeriodSeconds": "60"}},
+            "drainGrace": {"collector": {"drainGrace": 5}},
+            "secrets/adminToken": {"secrets": {"adminToken": "short"}},
+            "secrets/linkKeys": {"secrets": {"linkKeys": "k1:tooshort"}},
+            "aggregator/publicUrl": {"aggregator": {"publicUrl": "javascript:alert(1)"}},
+            "clickhouse/database": {"clickhouse": {"database": "drop table"}},
+        }
+        for key, values in bad.items():
+            with pytest.raises(helm.HelmValuesError, match=key):
+                chart.validate_schema(values)
