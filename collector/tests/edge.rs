@@ -410,7 +410,7 @@ async fn queue_and_spool_full_gives_503_and_counts_intentional_drops() {
     let c = start(
         &ch,
         &[
-            ("COLLECTOR_INSERT_TIMEOUT_MS", "5000"),
+            ("COLLECTOR_INSERT_TIMEOUT_MS", "2000"),
             ("COLLECTOR_QUEUE_CAPACITY", "100"),
             ("COLLECTOR_BATCH_ROWS", "50"),
             ("COLLECTOR_SPOOL_MAX_BYTES", "65536"),
