@@ -189,6 +189,12 @@ async fn click_links_the_visitor_and_consent_withdrawal_ends_it() {
         want
     );
     c.stop().await;
-    let links = testkit::query_text(&db, "SELECT count() FROM identity_links").await;
-    assert_eq!(links.trim(), "1", "no link is made without consent");
+    // The withdrawal revoked the link in the ledger too, and no new link was made.
+    let links = testkit::query_text(
+        &db,
+        "SELECT visitor_id, person_id, argMax(revoked, version), count() FROM identity_links \
+         GROUP BY visitor_id, person_id",
+    )
+    .await;
+    assert_eq!(links.trim(), "visitor-abc123\talice\t1\t2");
 }

@@ -204,7 +204,50 @@ pub async fn consents(state: Arc<AppState>, req: Req) -> ApiResult {
         row.consent_id = consent_id(&row);
         Ok(row)
     })?;
-    store(&state, "consents", rows).await
+    let withdrawn: Vec<String> = rows
+        .iter()
+        .filter(|r| r.purpose == TRACKING && r.granted == 0)
+        .map(|r| r.person_id.clone())
+        .collect();
+    let answer = store(&state, "consents", rows).await?;
+    revoke_links_of_withdrawn(&state.ch, &withdrawn).await?;
+    Ok(answer)
+}
+
+/// The purpose the collector enforces.
+const TRACKING: &str = "tracking";
+
+/// Visitor links are kept only while consent stands: for each person whose latest `tracking`
+/// event is now a withdrawal, their live links get a revoking row. Versions are Unix ms, the
+/// unit the collector links with, so a link made after a later re-consent wins again.
+/// Repeating this is harmless (the same revocation again).
+async fn revoke_links_of_withdrawn(
+    ch: &clickhouse::Client,
+    persons: &[String],
+) -> Result<(), ApiError> {
+    if persons.is_empty() {
+        return Ok(());
+    }
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0);
+    ch.query(
+        "INSERT INTO identity_links (visitor_id, person_id, site, source, linked_at, revoked, version) \
+         SELECT visitor_id, person_id, site, 'withdrawal', now(), 1, ? FROM ( \
+             SELECT visitor_id, person_id, any(site) AS site, argMax(revoked, version) AS r \
+             FROM identity_links WHERE has(?, person_id) GROUP BY visitor_id, person_id \
+         ) WHERE r = 0 AND person_id IN ( \
+             SELECT person_id FROM consents WHERE purpose = 'tracking' AND has(?, person_id) \
+             GROUP BY person_id HAVING argMax(granted, toUInt64(at) * 2 + (1 - granted)) = 0 \
+         )",
+    )
+    .bind(now_ms)
+    .bind(persons)
+    .bind(persons)
+    .execute()
+    .await?;
+    Ok(())
 }
 
 /// Hash of everything that makes a consent event what it is (not when we received it).
