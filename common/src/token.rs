@@ -168,9 +168,7 @@ impl Keyring {
         let mut p = Vec::with_capacity(64 + claims.url.len());
         p.push(VERSION);
         p.push(claims.kind.code());
-        for s in [kid.as_str()] {
-            put_short(&mut p, s)?;
-        }
+        put_short(&mut p, kid)?;
         p.extend_from_slice(&claims.expires_at.to_be_bytes());
         put_short(&mut p, &claims.mailing_id)?;
         put_short(&mut p, &claims.person_id)?;
