@@ -40,7 +40,7 @@
       return Object.assign(o, x);
     };
 
-    // Live hits: fetch, retried. Hidden or leaving: sendBeacon, else fetch, else pixel.
+    // Delivery, retries and timing rules: README "Tracker".
     const url = base + '/e', queue = [];
     let busy, timer = 0, fails = 0;
     const pixel = (o) => {
@@ -69,14 +69,12 @@
         }
         if (queue.length) timer = setTimeout(safe(() => { timer = 0; flush(); }), ok ? 0 : Math.min(6e4, 500 << fails));
       });
-      // 4xx: read and refused, a retry cannot help.
       post(batch.map((x) => x.o)).then((r) => done(r.status < 500 && r.status != 429), () => done(0));
     });
     const send = (o) => {
       if (queue.push({ o, tries: 0 }) > 100) queue.shift();
       flush();
     };
-    // A batch in flight is a keepalive fetch: it outlives the page.
     const leave = () => {
       beacon(queue.filter((x) => !x.busy).map((x) => x.o));
       queue.splice(0, 1e9, ...queue.filter((x) => x.busy));
@@ -96,7 +94,6 @@
       send(hit('pageview'));
       resume();
     };
-    // A tick later: a title set right after pushState is sent.
     const moved = safe(() => setTimeout(safe(() => pageUrl() != page && pageview())));
     const props = (p) => {
       const o = {};
