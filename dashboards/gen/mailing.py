@@ -10,7 +10,7 @@ time series reads raw hits for the range.
 from panels import (ACCOUNT, ACCOUNT_VARIABLE, BUCKET, MAILING_VARIABLE, Layout, dashboard,
                     table, timeseries)
 
-MAIL = "mailing_id = '${mailing}'"
+MAIL = "mailing_id = ${mailing:sqlstring}"
 COMMITTED = ("(mailing_id, version) IN (SELECT bucket, max(version) FROM r_generations "
              "WHERE job = 'mailings' GROUP BY bucket)")
 RECIPIENTS = f"FROM r_mailing_recipients WHERE {COMMITTED} AND {MAIL} AND {ACCOUNT}"

@@ -14,9 +14,10 @@ FORMAT_TIMESERIES = 0
 FORMAT_TABLE = 1
 
 # Filters shared by queries; Grafana fills ${site}, ${account}, ${mailing} before the plugin
-# expands its macros. "__all" is the All value of the account variable.
-SITE = "site = '${site}'"
-ACCOUNT = "('${account}' = '__all' OR account_id = '${account}')"
+# expands its macros. Every text variable goes in as ${name:sqlstring} (quoted, ' doubled), so
+# no value can end the string literal. "__all" is the All value of the account variable.
+SITE = "site = ${site:sqlstring}"
+ACCOUNT = "(${account:sqlstring} = '__all' OR account_id = ${account:sqlstring})"
 # Time buckets for time series: the plugin's $__timeInterval needs toStartOfInterval, which
 # ClickHouse 18.16 lacks, so round the Unix time down to Grafana's interval (at least 60 s).
 BUCKET = ("toDateTime(intDiv(toUInt32(received_at), greatest($__interval_s, 60))"

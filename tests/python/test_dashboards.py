@@ -128,8 +128,9 @@ def expand(sql, variables, start, end, interval_s):
     sql = sql.replace("$__fromTime", f"toDateTime({f})").replace("$__toTime", f"toDateTime({t})")
     sql = sql.replace("$__interval_s", str(interval_s))
     for name, value in variables.items():
-        sql = re.sub(r"\$\{" + name + r"(:singlequote)?\}|\$" + name + r"\b",
-                     lambda m: f"'{value}'" if m[1] else value, sql)
+        quoted = "'" + str(value).replace("'", "''") + "'"  # Grafana's sqlstring format
+        sql = re.sub(r"\$\{" + name + r"(:sqlstring)?\}|\$" + name + r"\b",
+                     lambda m: quoted if m[1] else str(value), sql)
     left = re.findall(r"\$\{?\w+", sql)
     assert not left, f"unexpanded macros or variables {left} in:\n{sql}"
     return sql
@@ -208,6 +209,28 @@ def test_every_sql_query_runs_on_current_clickhouse(loaded_chdb):
 def test_every_panel_has_expected_columns_listed():
     panels = {(uid, title) for uid, title, kind, _ in sql_queries() if kind != "variable"}
     assert panels == set(EXPECTED_COLUMNS), set(EXPECTED_COLUMNS) ^ panels
+
+
+# Variables that only ever hold a number read from ClickHouse may go in raw.
+RAW_VARIABLES = {"funnel_window"}
+
+
+def test_text_variables_are_always_quoted_by_grafana():
+    for uid, title, _, sql in sql_queries():
+        for name, fmt in re.findall(r"\$\{(\w+)(?::(\w+))?\}", sql):
+            if name.startswith("ds_") or name in RAW_VARIABLES:
+                continue
+            assert fmt == "sqlstring", f"{uid}/{title}: ${{{name}}} must be ${{{name}:sqlstring}}"
+        assert not re.search(r"\$(?!\{|__)\w", sql), f"{uid}/{title}: bare $variable"
+
+
+def test_a_hostile_variable_value_stays_a_string(loaded_18):
+    hostile = "p03' OR 1 = 1 OR person_id = '"
+    [(_, _, _, sql)] = [q for q in sql_queries() if q[:2] == ("tracking-people", "Person timeline")]
+    variables = resolve_variables(loaded_18, "dash18",
+                                  dict(VARIABLES, account="__all", person=hostile))
+    _, _, rows = loaded_18.select(expand(sql, variables, DATA_FROM, DATA_TO, INTERVAL_S), "dash18")
+    assert rows == []
 
 
 def test_replayed_duplicates_are_not_counted(loaded_18):
