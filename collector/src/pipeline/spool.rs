@@ -2,7 +2,8 @@
 //! each, replayed oldest first. Also the quarantine for batches ClickHouse refused as bad data.
 //!
 //! Segment layout (little-endian): magic `CSPL`, version u16, reserved u16, rows u32,
-//! payload length u64, crc32 of the payload u32, then the payload (the batch's RowBinary bytes
+//! payload length u64, crc32 u32 (over the 20 header bytes before it and the payload), then
+//! the payload (the batch's RowBinary bytes
 //! exactly as first encoded, so a replay carries the same `event_id`s). A segment is written
 //! to `*.tmp`, fsynced, renamed into place and the folder fsynced, so a crash leaves either a
 //! whole segment or a stray `.tmp` (deleted at start). Anything else that fails to verify is
@@ -62,6 +63,15 @@ pub struct Spool {
     state: Mutex<State>,
 }
 
+/// CRC-32 over the header fields before the checksum and the payload, so a flipped bit
+/// anywhere (row count included) is caught.
+fn checksum(head: &[u8], payload: &[u8]) -> u32 {
+    let mut h = crc32fast::Hasher::new();
+    h.update(head);
+    h.update(payload);
+    h.finalize()
+}
+
 /// Encodes one segment file.
 pub fn encode_segment(batch: &Batch) -> Vec<u8> {
     let mut out = Vec::with_capacity(HEADER_LEN + batch.bytes.len());
@@ -70,7 +80,8 @@ pub fn encode_segment(batch: &Batch) -> Vec<u8> {
     out.extend_from_slice(&0u16.to_le_bytes());
     out.extend_from_slice(&batch.rows.to_le_bytes());
     out.extend_from_slice(&(batch.bytes.len() as u64).to_le_bytes());
-    out.extend_from_slice(&crc32fast::hash(&batch.bytes).to_le_bytes());
+    let crc = checksum(&out, &batch.bytes);
+    out.extend_from_slice(&crc.to_le_bytes());
     out.extend_from_slice(&batch.bytes);
     out
 }
@@ -94,7 +105,7 @@ pub fn decode_segment(data: &[u8]) -> Result<Batch, SpoolError> {
         return Err(SpoolError::Corrupt("length mismatch (torn write?)"));
     }
     let crc = u32::from_le_bytes([head[20], head[21], head[22], head[23]]);
-    if crc32fast::hash(payload) != crc {
+    if checksum(&head[..20], payload) != crc {
         return Err(SpoolError::Corrupt("checksum mismatch"));
     }
     Ok(Batch {
@@ -365,5 +376,23 @@ mod tests {
         }
         let good = encode_segment(&batch(3));
         assert_eq!(decode_segment(&good).map(|b| b.rows).ok(), Some(3));
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn decode_never_panics_and_round_trips(
+            payload in proptest::collection::vec(proptest::num::u8::ANY, 0..512),
+            rows in 0u32..10_000,
+            flip in 0usize..600,
+        ) {
+            let b = Batch { rows, bytes: Bytes::from(payload) };
+            let mut seg = encode_segment(&b);
+            proptest::prop_assert_eq!(decode_segment(&seg).ok(), Some(b));
+            // Any single flipped bit is caught.
+            let i = flip % seg.len();
+            seg[i] ^= 1 << (flip % 8);
+            proptest::prop_assert!(decode_segment(&seg).is_err());
+            let _ = decode_segment(&seg[..i]);
+        }
     }
 }
