@@ -9,7 +9,8 @@ import fs from 'node:fs';
 import { launch, watch, until } from './lib/browser.mjs';
 import { startSite } from './lib/site.mjs';
 import { startStub, trackerFile } from './lib/stub.mjs';
-import { startStack, personToken } from './lib/stack.mjs';
+import { execFileSync } from 'node:child_process';
+import { startStack, personToken, collectorBin } from './lib/stack.mjs';
 import { walk, checkSent, checkRows } from './lib/journey.mjs';
 
 const PERSON = 'p-e2e-1';
@@ -85,5 +86,23 @@ test('a real visit lands in ClickHouse exactly as it happened', async () => {
     await page.close();
     await site.close();
     await relay.close();
+  }
+});
+
+test('the tags printed by `collector snippet` work as pasted, talking to the collector directly', async () => {
+  const tags = execFileSync(collectorBin, ['snippet', '--site', 'snippet-site', '--origin', `${stack.collector}/`]).toString();
+  assert.match(tags, /<script async src="http:\/\/127\.0\.0\.1:\d+\/t\.js" data-site="snippet-site"><\/script>/);
+  const site = await startSite({ SNIPPET: tags });
+  const page = await browser.context.newPage();
+  const problems = watch(page);
+  try {
+    await page.goto(`${site.origin}/snippet.html?utm_campaign=snip`);
+    const sql = "SELECT type, url, title FROM hits WHERE site = 'snippet-site' FORMAT TSV";
+    const rows = await until(async () => (await stack.query(sql)).trim(), 20_000, 250);
+    assert.equal(rows, `pageview\t${site.origin}/snippet.html?utm_campaign=snip\tSnippet`);
+    assert.deepEqual(problems, []);
+  } finally {
+    await page.close();
+    await site.close();
   }
 });

@@ -11,6 +11,8 @@ import { fileURLToPath } from 'node:url';
 import { until } from './browser.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+/** The collector binary `run.sh` builds. */
+export const collectorBin = path.join(root, 'target', 'debug', 'collector');
 export const LINK_KEYS = 'e2e:browser-test-secret-0123456789';
 
 async function freePort() {
@@ -54,7 +56,7 @@ export async function startStack({ seed } = {}) {
 
     const listen = `127.0.0.1:${await freePort()}`;
     const ops = `127.0.0.1:${await freePort()}`;
-    const child = spawn(path.join(root, 'target', 'debug', 'collector'), [], {
+    const child = spawn(collectorBin, [], {
       env: { ...env, COLLECTOR_LISTEN: listen, COLLECTOR_OPS_LISTEN: ops, COLLECTOR_SPOOL_DIR: path.join(tmp, 'spool'), COLLECTOR_LOG: 'warn' },
       stdio: ['ignore', 'inherit', 'inherit'],
     });
