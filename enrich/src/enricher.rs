@@ -5,7 +5,7 @@
 use crate::directory::Directory;
 use crate::error::Rejection;
 use crate::geo::GeoLookup;
-use crate::ip::truncate_ip;
+use crate::ip::{ip_text, truncate_ip};
 use crate::raw::RawHit;
 use crate::referrer::referrer_kind;
 use crate::ua::{UaCache, UaInfo};
@@ -210,7 +210,7 @@ impl Enricher {
             device: ua.device.to_owned(),
             is_bot: u8::from(ua.is_bot()),
             bot_reason: ua.bot_reason.to_owned(),
-            ip: truncate_ip(req.ip).to_string(),
+            ip: ip_text(truncate_ip(req.ip)),
             replica: self.replica.clone(),
             ..Hit::default()
         }

@@ -11,6 +11,30 @@ pub fn truncate_ip(ip: IpAddr) -> IpAddr {
     }
 }
 
+/// The text of an address, as `Display` writes it but without the formatting machinery for
+/// IPv4 (every hit stores one).
+pub fn ip_text(ip: IpAddr) -> String {
+    match ip {
+        IpAddr::V4(v4) => {
+            let mut s = String::with_capacity(15);
+            for (i, octet) in v4.octets().into_iter().enumerate() {
+                if i > 0 {
+                    s.push('.');
+                }
+                if octet >= 100 {
+                    s.push(char::from(b'0' + octet / 100));
+                }
+                if octet >= 10 {
+                    s.push(char::from(b'0' + octet / 10 % 10));
+                }
+                s.push(char::from(b'0' + octet % 10));
+            }
+            s
+        }
+        IpAddr::V6(_) => ip.to_string(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -30,6 +54,25 @@ mod tests {
         for (ip, want) in cases {
             let ip: IpAddr = ip.parse().unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
             assert_eq!(truncate_ip(ip).to_string(), want, "{ip}");
+        }
+    }
+
+    #[test]
+    fn ip_text_matches_display() {
+        for ip in [
+            "0.0.0.0",
+            "1.2.3.4",
+            "10.20.30.40",
+            "100.200.250.255",
+            "9.99.100.109",
+            "2001:db8::1",
+        ] {
+            let ip: IpAddr = ip.parse().unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
+            assert_eq!(ip_text(ip), ip.to_string());
+        }
+        for n in 0..=255u8 {
+            let ip = IpAddr::V4(Ipv4Addr::new(n, n, 0, n));
+            assert_eq!(ip_text(ip), ip.to_string());
         }
     }
 }

@@ -15,8 +15,7 @@ pub fn parse_query(query: &str) -> Result<RawHit, Rejection> {
         return Err(Rejection::too_long("query", MAX_QUERY));
     }
     let mut fields = Fields::default();
-    for pair in query.split('&').filter(|p| !p.is_empty()) {
-        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+    for (k, v) in pairs(query) {
         let name = decode(k).ok_or_else(|| bad_encoding("query"))?;
         let Some(key) = Key::from_name(&name) else {
             continue;
@@ -35,43 +34,82 @@ fn bad_encoding(field: &'static str) -> Rejection {
     )
 }
 
-fn hex(b: u8) -> Option<u8> {
-    match b {
-        b'0'..=b'9' => Some(b - b'0'),
-        b'a'..=b'f' => Some(b - b'a' + 10),
-        b'A'..=b'F' => Some(b - b'A' + 10),
-        _ => None,
-    }
+/// The non-empty `key=value` pairs of a query (a pair without `=` has an empty value), found
+/// in one pass over the bytes rather than a split per separator.
+fn pairs(query: &str) -> impl Iterator<Item = (&str, &str)> {
+    let bytes = query.as_bytes();
+    let mut start = 0;
+    std::iter::from_fn(move || {
+        while start < bytes.len() {
+            let mut eq = None;
+            let mut end = bytes.len();
+            for (i, &b) in bytes[start..].iter().enumerate() {
+                if b == b'&' {
+                    end = start + i;
+                    break;
+                }
+                if b == b'=' && eq.is_none() {
+                    eq = Some(start + i);
+                }
+            }
+            let pair = (start, eq, end);
+            start = end + 1;
+            // '&' and '=' are ASCII, so these indices are char boundaries.
+            match pair {
+                (s, _, e) if s == e => continue,
+                (s, Some(q), e) => return Some((&query[s..q], &query[q + 1..e])),
+                (s, None, e) => return Some((&query[s..e], "")),
+            }
+        }
+        None
+    })
 }
+
+/// Value of a hex digit, or 0xff for any other byte.
+const HEX: [u8; 256] = {
+    let mut t = [0xffu8; 256];
+    let mut i = 0;
+    while i < 10 {
+        t[b'0' as usize + i] = i as u8;
+        i += 1;
+    }
+    let mut i = 0;
+    while i < 6 {
+        t[b'a' as usize + i] = 10 + i as u8;
+        t[b'A' as usize + i] = 10 + i as u8;
+        i += 1;
+    }
+    t
+};
 
 /// Form-decodes `s` (`+` is a space); `None` on a malformed escape or non-UTF-8 result.
 pub(crate) fn decode(s: &str) -> Option<Cow<'_, str>> {
-    if !s.bytes().any(|b| b == b'%' || b == b'+') {
-        return Some(Cow::Borrowed(s));
-    }
     let bytes = s.as_bytes();
+    let Some(first) = bytes.iter().position(|&b| b == b'%' || b == b'+') else {
+        return Some(Cow::Borrowed(s));
+    };
     let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        // Copy the run up to the next escape in one go.
-        let run = bytes[i..]
-            .iter()
-            .position(|&b| b == b'%' || b == b'+')
-            .unwrap_or(bytes.len() - i);
-        out.extend_from_slice(&bytes[i..i + run]);
-        i += run;
-        match bytes.get(i) {
-            Some(b'%') => {
-                let hi = hex(*bytes.get(i + 1)?)?;
-                let lo = hex(*bytes.get(i + 2)?)?;
+    out.extend_from_slice(&bytes[..first]);
+    let mut i = first;
+    while let Some(&b) = bytes.get(i) {
+        match b {
+            b'%' => {
+                let hi = HEX[usize::from(*bytes.get(i + 1)?)];
+                let lo = HEX[usize::from(*bytes.get(i + 2)?)];
+                if hi > 15 || lo > 15 {
+                    return None;
+                }
                 out.push(hi << 4 | lo);
                 i += 3;
             }
-            Some(_) => {
+            b'+' => {
                 out.push(b' ');
                 i += 1;
             }
-            None => {}
+            _ => {
+                out.push(b);
+                i += 1;
+            }
         }
     }
     String::from_utf8(out).ok().map(Cow::Owned)
@@ -182,5 +220,21 @@ mod tests {
         assert_eq!(decode("%"), None);
         assert_eq!(decode("%%41"), None);
         assert!(matches!(decode("plain"), Some(Cow::Borrowed("plain"))));
+        assert_eq!(decode("%0g"), None);
+        assert_eq!(decode("%g0"), None);
+        assert_eq!(
+            decode("%ff%FF").map(|c| c.len()),
+            None,
+            "0xff twice is not UTF-8"
+        );
+        assert_eq!(decode("%41%7a").as_deref(), Some("Az"));
+    }
+
+    #[test]
+    fn pairs_table() {
+        let got: Vec<(&str, &str)> = pairs("a=1&&b&c=x=y&=v&").collect();
+        assert_eq!(got, [("a", "1"), ("b", ""), ("c", "x=y"), ("", "v")]);
+        assert_eq!(pairs("").count(), 0);
+        assert_eq!(pairs("&&&").count(), 0);
     }
 }

@@ -1,0 +1,66 @@
+//! CPU time (not wall time) per parse + enrich, for a figure that holds on a busy machine:
+//! criterion measures wall time, which on a shared 2-core box includes time spent waiting
+//! for a core. Reads this thread's user+system ticks from /proc (USER_HZ = 100 on Linux),
+//! so it runs for several seconds to make the 10 ms tick negligible.
+//! Run: cargo run --release -p benches --example cpu_per_hit
+
+use benches::{client_ips, enricher, pixel_queries, real_geo, stamp, user_agents};
+use enrich::{GeoLookup, NoGeo, RequestInfo};
+use std::hint::black_box;
+use std::sync::Arc;
+use std::time::Instant;
+
+const MIX: usize = 4096;
+const ROUNDS: usize = 3_000_000;
+
+/// This thread's CPU time so far, in seconds; None off Linux.
+fn cpu_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/thread-self/stat").ok()?;
+    // Fields after the parenthesised command name; utime and stime are the 12th and 13th.
+    let rest = stat.rsplit_once(')')?.1;
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: u64 = f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?;
+    Some(ticks as f64 / 100.0)
+}
+
+fn main() {
+    let queries = pixel_queries(MIX);
+    let ips = client_ips(MIX);
+    let uas = user_agents();
+    let mut geos: Vec<(&str, Arc<dyn GeoLookup>)> = vec![("no_geo", Arc::new(NoGeo))];
+    if let Some(db) = real_geo() {
+        geos.push(("geolite2", Arc::new(db)));
+    }
+    for (name, geo) in geos {
+        let e = enricher(geo);
+        let run = |n: usize| {
+            for i in 0..n {
+                let k = i % MIX;
+                let req = RequestInfo {
+                    ip: ips[k],
+                    user_agent: &uas[k % uas.len()],
+                    anonymous: false,
+                    method_head: false,
+                };
+                if let Ok(raw) = enrich::parse_query(&queries[k]) {
+                    black_box(e.enrich(raw, &req, &stamp(i as u64)).ok());
+                }
+            }
+        };
+        run(MIX * 4); // warm the caches
+        let (cpu0, wall0) = (cpu_seconds(), Instant::now());
+        run(ROUNDS);
+        let wall = wall0.elapsed().as_secs_f64();
+        match (cpu0, cpu_seconds()) {
+            (Some(a), Some(b)) => println!(
+                "parse_enrich/{name}: {:.0} ns CPU per hit ({:.0} ns wall) over {ROUNDS} hits",
+                (b - a) * 1e9 / ROUNDS as f64,
+                wall * 1e9 / ROUNDS as f64
+            ),
+            _ => println!(
+                "parse_enrich/{name}: {:.0} ns wall per hit",
+                wall * 1e9 / ROUNDS as f64
+            ),
+        }
+    }
+}
