@@ -18,7 +18,7 @@ DEFINITION = ("replaceRegexpAll(argMax(definition, version), '\"\\\\s*:\\\\s*', 
 STEPS = ("WITH (SELECT arrayMap(s -> (visitParamExtractString(s, 'name'), "
          "visitParamExtractString(s, 'path'), visitParamExtractString(s, 'event')), "
          "extractAll(" + DEFINITION + ", '\\\\{[^{}]*\\\\}')) "
-         "FROM funnels WHERE name = ${funnel:sqlstring}) AS steps")
+         "FROM funnels WHERE name = decodeURLComponent('${funnel:percentencode}')) AS steps")
 
 
 def matches(i):
@@ -54,7 +54,7 @@ FUNNEL_VARIABLE = query_variable(
 WINDOW_VARIABLE = dict(query_variable(
     "funnel_window", "Window (s)",
     f"SELECT toString(greatest(visitParamExtractUInt({DEFINITION}, 'window_s'), 1)) AS window_s "
-    "FROM funnels WHERE name = ${funnel:sqlstring}"), hide=2)
+    "FROM funnels WHERE name = decodeURLComponent('${funnel:percentencode}')"), hide=2)
 
 
 def build():

@@ -7,10 +7,10 @@ scanners. A mailing's totals are not cut by the time range (opens keep coming fo
 time series reads raw hits for the range.
 """
 
-from panels import (ACCOUNT, ACCOUNT_VARIABLE, BUCKET, MAILING_VARIABLE, Layout, dashboard,
+from panels import (ACCOUNT, ACCOUNT_VARIABLE, BUCKET, MAILING_VARIABLE, Layout, dashboard, var,
                     table, timeseries)
 
-MAIL = "mailing_id = ${mailing:sqlstring}"
+MAIL = f"mailing_id = {var('mailing')}"
 COMMITTED = ("(mailing_id, version) IN (SELECT bucket, max(version) FROM r_generations "
              "WHERE job = 'mailings' GROUP BY bucket)")
 RECIPIENTS = f"FROM r_mailing_recipients WHERE {COMMITTED} AND {MAIL} AND {ACCOUNT}"

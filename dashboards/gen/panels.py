@@ -13,11 +13,18 @@ PROM = {"type": "prometheus", "uid": "${ds_prometheus}"}
 FORMAT_TIMESERIES = 0
 FORMAT_TABLE = 1
 
-# Filters shared by queries; Grafana fills ${site}, ${account}, ${mailing} before the plugin
-# expands its macros. Every text variable goes in as ${name:sqlstring} (quoted, ' doubled), so
-# no value can end the string literal. "__all" is the All value of the account variable.
-SITE = "site = ${site:sqlstring}"
-ACCOUNT = "(${account:sqlstring} = '__all' OR account_id = ${account:sqlstring})"
+# Filters shared by queries. Grafana fills in the variables before the plugin expands its
+# macros, as text: so every text variable goes in percent-encoded by Grafana (percentencode
+# leaves only [A-Za-z0-9-_.~%]) and is decoded by ClickHouse. No value, whatever quotes or
+# backslashes it holds, can end the string literal (Grafana's sqlstring/singlequote formats do
+# not escape backslashes, which ClickHouse honours inside strings).
+def var(name):
+    return f"decodeURLComponent('${{{name}:percentencode}}')"
+
+
+SITE = f"site = {var('site')}"
+# "__all" is the All value of the account variable.
+ACCOUNT = f"({var('account')} = '__all' OR account_id = {var('account')})"
 # Time buckets for time series: the plugin's $__timeInterval needs toStartOfInterval, which
 # ClickHouse 18.16 lacks, so round the Unix time down to Grafana's interval (at least 60 s).
 BUCKET = ("toDateTime(intDiv(toUInt32(received_at), greatest($__interval_s, 60))"

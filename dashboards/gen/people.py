@@ -45,7 +45,7 @@ SELECT toDateTime(intDiv(ts_ms, 1000)) AS at, kind, site, path, mailing_id, link
        event_name, detail, round(duration_ms / 1000, 1) AS duration_s,
        arrayStringConcat(pages, ' > ') AS pages_seen
 FROM r_activities
-WHERE {COMMITTED_DAYS} AND person_id = ${{person:sqlstring}}
+WHERE {COMMITTED_DAYS} AND person_id = decodeURLComponent('${{person:percentencode}}')
   AND ts_ms >= toUInt64(toUInt32($__fromTime)) * 1000 AND ts_ms < toUInt64(toUInt32($__toTime)) * 1000
 ORDER BY ts_ms DESC, activity_id LIMIT 500""", w=24, h=12,
               description="The person's activities as the CRM gets them "

@@ -7,6 +7,7 @@ import json
 import re
 import subprocess
 import sys
+import urllib.parse
 from pathlib import Path
 
 import pytest
@@ -128,9 +129,10 @@ def expand(sql, variables, start, end, interval_s):
     sql = sql.replace("$__fromTime", f"toDateTime({f})").replace("$__toTime", f"toDateTime({t})")
     sql = sql.replace("$__interval_s", str(interval_s))
     for name, value in variables.items():
-        quoted = "'" + str(value).replace("'", "''") + "'"  # Grafana's sqlstring format
-        sql = re.sub(r"\$\{" + name + r"(:sqlstring)?\}|\$" + name + r"\b",
-                     lambda m: quoted if m[1] else str(value), sql)
+        # Grafana's percentencode: encodeURIComponent that also encodes !'()*.
+        encoded = urllib.parse.quote(str(value), safe="-_.~")
+        sql = re.sub(r"\$\{" + name + r"(:percentencode)?\}|\$" + name + r"\b",
+                     lambda m: encoded if m[1] else str(value), sql)
     left = re.findall(r"\$\{?\w+", sql)
     assert not left, f"unexpanded macros or variables {left} in:\n{sql}"
     return sql
@@ -215,17 +217,18 @@ def test_every_panel_has_expected_columns_listed():
 RAW_VARIABLES = {"funnel_window"}
 
 
-def test_text_variables_are_always_quoted_by_grafana():
+def test_text_variables_go_in_percent_encoded():
     for uid, title, _, sql in sql_queries():
         for name, fmt in re.findall(r"\$\{(\w+)(?::(\w+))?\}", sql):
             if name.startswith("ds_") or name in RAW_VARIABLES:
                 continue
-            assert fmt == "sqlstring", f"{uid}/{title}: ${{{name}}} must be ${{{name}:sqlstring}}"
+            assert f"decodeURLComponent('${{{name}:percentencode}}')" in sql and \
+                fmt == "percentencode", f"{uid}/{title}: ${{{name}:{fmt}}}"
         assert not re.search(r"\$(?!\{|__)\w", sql), f"{uid}/{title}: bare $variable"
 
 
 def test_a_hostile_variable_value_stays_a_string(loaded_18):
-    hostile = "p03' OR 1 = 1 OR person_id = '"
+    hostile = "p03\\' OR 1 = 1 OR person_id = '' OR '"
     [(_, _, _, sql)] = [q for q in sql_queries() if q[:2] == ("tracking-people", "Person timeline")]
     variables = resolve_variables(loaded_18, "dash18",
                                   dict(VARIABLES, account="__all", person=hostile))
