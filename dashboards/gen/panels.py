@@ -25,6 +25,7 @@ def var(name):
 SITE = f"site = {var('site')}"
 # "__all" is the All value of the account variable.
 ACCOUNT = f"({var('account')} = '__all' OR account_id = {var('account')})"
+
 # Time buckets for time series: the plugin's $__timeInterval needs toStartOfInterval, which
 # ClickHouse 18.16 lacks, so round the Unix time down to Grafana's interval (at least 60 s).
 BUCKET = ("toDateTime(intDiv(toUInt32(received_at), greatest($__interval_s, 60))"
