@@ -232,16 +232,7 @@ async fn revoke_links_of_withdrawn(
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis() as u64)
         .unwrap_or(0);
-    ch.query(
-        "INSERT INTO identity_links (visitor_id, person_id, site, source, linked_at, revoked, version) \
-         SELECT visitor_id, person_id, site, 'withdrawal', now(), 1, ? FROM ( \
-             SELECT visitor_id, person_id, any(site) AS site, argMax(revoked, version) AS r \
-             FROM identity_links WHERE has(?, person_id) GROUP BY visitor_id, person_id \
-         ) WHERE r = 0 AND person_id IN ( \
-             SELECT person_id FROM consents WHERE purpose = 'tracking' AND has(?, person_id) \
-             GROUP BY person_id HAVING argMax(granted, toUInt64(at) * 2 + (1 - granted)) = 0 \
-         )",
-    )
+    ch.query(include_str!("../../../sql/identity/revoke_links.sql"))
     .bind(now_ms)
     .bind(persons)
     .bind(persons)
