@@ -233,11 +233,11 @@ async fn revoke_links_of_withdrawn(
         .map(|d| d.as_millis() as u64)
         .unwrap_or(0);
     ch.query(include_str!("../../../sql/identity/revoke_links.sql"))
-    .bind(now_ms)
-    .bind(persons)
-    .bind(persons)
-    .execute()
-    .await?;
+        .bind(now_ms)
+        .bind(persons)
+        .bind(persons)
+        .execute()
+        .await?;
     Ok(())
 }
 
