@@ -269,7 +269,7 @@ async fn bad_input_gets_the_right_status_and_stores_nothing() {
             "/e".into(),
             vec![("Content-Type", "application/x-www-form-urlencoded")],
             one.as_bytes().to_vec(),
-            415,
+            400,
             Some("content-type"),
         ),
         ("beacon GET", "GET", "/e".into(), vec![], vec![], 405, None),

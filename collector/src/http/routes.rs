@@ -107,7 +107,7 @@ async fn beacon_post(app: &App, peer: SocketAddr, req: Request<Incoming>) -> Res
     if !beacon_content_type_ok(&req) {
         telemetry::rejected("bad_content_type", 1);
         return reply::error(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            StatusCode::BAD_REQUEST,
             "Content-Type must be application/json or text/plain",
             Some("content-type"),
         );
