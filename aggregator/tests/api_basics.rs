@@ -25,6 +25,15 @@ async fn api_needs_the_bearer_token() {
     assert_eq!(a.status, 401, "{a:?}");
     let a = call(s.addr, "GET", "/api/nothing-here", "").await;
     assert_eq!(a.status, 404, "{a:?}");
+    // The scheme name is case-insensitive (RFC 9110); the token is not.
+    let req = format!(
+        "GET /api/nothing-here HTTP/1.1\r\nHost: t\r\nAuthorization: bearer {}\r\nConnection: close\r\n\r\n",
+        support::TOKEN
+    );
+    assert_eq!(raw(s.addr, req.as_bytes()).await.status, 404);
+    let upper = support::TOKEN.to_ascii_uppercase();
+    let a = call_as(s.addr, "GET", "/api/nothing-here", "", Some(&upper)).await;
+    assert_eq!(a.status, 401);
 }
 
 #[tokio::test]
