@@ -108,6 +108,9 @@ class ClickHouse:
         if pid.exists():
             subprocess.run(["kill", "-9", pid.read_text().strip()], stderr=subprocess.DEVNULL,
                            check=False)
+            # A killed server may linger as a zombie where nothing reaps orphans; the script
+            # would wait for it, so tell it there is nothing to stop.
+            pid.unlink()
         subprocess.run([str(ROOT / "scripts/clickhouse"), "stop"], env=self.env,
                        stdout=subprocess.DEVNULL, check=False)
         shutil.rmtree(self.dir, ignore_errors=True)

@@ -4,14 +4,17 @@
 # tables. Hits spread over both shards with each visitor on one shard, and every aggregator
 # query (sql/queries/*.sql: the metric jobs, then every read) gives exactly the figures it
 # gives on a single node loaded with the same data.
+import json
 import re
 import subprocess
 import sys
+import time
+import urllib.request
 
 import pytest
 
-from conftest import (QUERIES, ROOT, ClickHouse, ClickHouseError, load, query_file, run_jobs,
-                      statements)
+from conftest import (QUERIES, ROOT, ClickHouse, ClickHouseError, free_port, load, query_file,
+                      run_jobs, statements)
 
 CLUSTER_SQL = ROOT / "sql" / "cluster"
 DB = "tracking_cluster_test"
@@ -184,6 +187,75 @@ def test_aggregator_migrate_chooses_the_schema_by_the_node_config(shards, clickh
     for node in (a, b, clickhouse):
         [[v]] = node.select("SELECT max(version) FROM schema_migrations", "tracking_migrated")[2]
         assert int(v) == max(int(p.name[:4]) for p in (ROOT / "sql/migrations").glob("*.sql"))
+
+
+API_CALLS = [
+    "/api/pages?site=shop.example&from=2026-01-05&to=2026-01-08",
+    "/api/pages?from=2026-01-05&to=2026-01-08",
+    "/api/mailings/m1/response?goal=signup",
+    "/api/mailings/m2/response?goal=signup&window_days=1",
+    "/api/funnels/signup?site=shop.example&from=2026-01-05&to=2026-01-08",
+    "/api/funnels/signup?site=shop.example&account=acc2&from=2026-01-05&to=2026-01-08",
+    "/api/persons/p03/activities",
+    "/api/persons/p10/activities",
+]
+
+
+def aggregator(binary, url, database):
+    """Starts `aggregator serve` on a free port; returns (process, base URL)."""
+    port = free_port()
+    env = {"LINK_KEYS": "k1:0123456789abcdef0123", "ADMIN_TOKEN": "admin-token-0123456789",
+           "CLICKHOUSE_URL": url, "CLICKHOUSE_DATABASE": database, "PATH": "/usr/bin:/bin",
+           "AGGREGATOR_LISTEN": f"127.0.0.1:{port}", "AGGREGATOR_REFRESH_S": "86400"}
+    proc = subprocess.Popen([str(binary), "serve"], env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True)
+    base = f"http://127.0.0.1:{port}"
+    for _ in range(300):
+        try:
+            urllib.request.urlopen(base + "/healthz", timeout=1).read()
+            return proc, base
+        except OSError:
+            if proc.poll() is not None:
+                raise AssertionError("aggregator exited: " + proc.stderr.read()[-3000:])
+            time.sleep(0.1)
+    proc.kill()
+    raise AssertionError("aggregator did not answer /healthz")
+
+
+def api(base, path, method="GET"):
+    req = urllib.request.Request(base + path, method=method,
+                                 headers={"Authorization": "Bearer admin-token-0123456789"})
+    with urllib.request.urlopen(req, timeout=120) as resp:
+        return json.loads(resp.read())
+
+
+def test_the_aggregator_api_gives_the_single_node_figures_on_the_cluster(loaded):
+    """The real aggregator (its scheduler's jobs via POST /api/refresh, then its endpoints)
+    on the cluster's entry node answers exactly what it answers on a single node."""
+    a, b, single = loaded
+    binary = aggregator_binary()
+    answers = []
+    for node in (a, b, single):
+        r = subprocess.run([str(binary), "migrate"], capture_output=True, text=True, timeout=120,
+                           env={"LINK_KEYS": "k1:0123456789abcdef0123",
+                                "ADMIN_TOKEN": "admin-token-0123456789", "PATH": "/usr/bin:/bin",
+                                "CLICKHOUSE_URL": f"http://127.0.0.1:{node.http_port}",
+                                "CLICKHOUSE_DATABASE": DB})
+        assert r.returncode == 0, r.stderr
+    for node in (a, single):
+        proc, base = aggregator(binary, f"http://127.0.0.1:{node.http_port}", DB)
+        try:
+            api(base, "/api/refresh", method="POST")
+            answers.append({p: api(base, p) for p in API_CALLS})
+        finally:
+            proc.terminate()
+            proc.wait(timeout=30)
+    cluster, plain = answers
+    for path in API_CALLS:
+        assert cluster[path] == plain[path], path
+    assert plain[API_CALLS[0]]["pages"] and plain[API_CALLS[2]]["sends"] > 0
+    assert any(s["visitors"] for s in plain[API_CALLS[4]]["steps"])
+    assert plain[API_CALLS[6]]["activities"]
 
 
 def test_a_shard_outage_fails_the_insert_and_the_retry_folds(shards, tracking_data):
