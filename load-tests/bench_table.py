@@ -1,10 +1,11 @@
 """Builds the Markdown table of BENCHMARKS.md from one run-bench.sh output folder.
-Usage: bench_table.py OUT BARE_RPS COLLECTOR_RPS RATIO BARE_P99 COLLECTOR_P99 WRK_ARGS SPOOLED"""
+Usage: bench_table.py OUT BARE_RPS COLLECTOR_RPS RATIO BARE_P99 COLLECTOR_P99 WRK_ARGS SPOOLED
+LOADAVG_BEFORE LOADAVG_AFTER"""
 import json
 import os
 import sys
 
-out, bare, col, ratio, bare_p99, col_p99, wrk_args, spooled = sys.argv[1:9]
+out, bare, col, ratio, bare_p99, col_p99, wrk_args, spooled, load_before, load_after = sys.argv[1:11]
 
 
 def load(name):
@@ -24,8 +25,10 @@ def verdict(r):
 
 
 half, mixed, over, wrk = load("half.json"), load("half-mixed.json"), load("overload.json"), load("check-wrk.json")
+half_bare = load("half-bare.json")
 rows = [
-    ("Machine", "2 cores, 24 GiB; everything on loopback; ClickHouse 18.16 on the same cores", ""),
+    ("Machine", "2 cores, 24 GiB; everything on loopback; ClickHouse 18.16, wrk/loadgen and the servers share the cores", ""),
+    ("Load average before / after (other work on the machine)", f"{load_before} / {load_after}", ""),
     (f"Pixel throughput, wrk `{wrk_args}`, bare hyper GIF server", f"{float(bare):,.0f} req/s (p99 {bare_p99})", ""),
     ("Pixel throughput, same wrk settings, collector (GeoLite2 + UA enrichment, ClickHouse writes live)",
      f"{float(col):,.0f} req/s (p99 {col_p99})", ""),
@@ -37,16 +40,20 @@ if half:
     rows.append((f"p99 at half the collector's max ({half['target_rate']:,.0f} req/s open loop, pixels)",
                  f"**{lat['p99_ms']:.2f} ms** (p50 {lat['p50_ms']:.2f}, p99.9 {lat['p999_ms']:.2f}, max {lat['max_ms']:.2f})", "< 5 ms"))
     rows.append(("  reconciled", verdict(half), "exact"))
+if half_bare:
+    lat = half_bare["latency"]
+    rows.append(("  same open loop against the bare server (the floor of machine + generator)",
+                 f"{lat['p99_ms']:.2f} ms (p50 {lat['p50_ms']:.2f}, max {lat['max_ms']:.2f})", ""))
 if mixed:
     lat = mixed["latency"]
-    rows.append((f"p99 at the same request rate, realistic mix (20% beacons of 1-20 hits, {mixed['hits_per_s']:,.0f} hits/s)",
+    rows.append((f"p99 at the same hit rate, realistic mix ({mixed['target_rate']:,.0f} req/s, 20% beacons of 1-20 hits, {mixed['hits_per_s']:,.0f} hits/s)",
                  f"{lat['p99_ms']:.2f} ms (p50 {lat['p50_ms']:.2f}, max {lat['max_ms']:.2f})", ""))
     rows.append(("  reconciled", verdict(mixed), "exact"))
 if over:
     t = over["tally"]
     offered = t["beacon_accepted_hits"] + t["beacon_503_hits"] + t["unknown_hits"]
     absorbed = max(1, t["beacon_accepted_hits"])
-    rows.append((f"Overload: beacons closed loop, 128 connections, ClickHouse down, small spool ({over['elapsed_s']:.0f} s)",
+    rows.append((f"Overload: beacons closed loop, 128 connections, ClickHouse down, 1 MiB spool, default 100k-hit queue ({over['elapsed_s']:.0f} s)",
                  f"{offered:,} hits offered = {offered / absorbed:.1f}x the {absorbed:,} queue + spool took ({spooled} spooled)", "10x"))
     rows.append(("  collector RSS at that overload",
                  f"**{over['rss']['max_mib']:.0f} MiB** max (first quarter {over['rss']['first_quarter_mib']:.0f}, last {over['rss']['last_quarter_mib']:.0f})", "< 300 MB"))

@@ -51,7 +51,7 @@ collector_term() {
 }
 collector_kill() { local p; p=$(collector_pid); [ -n "$p" ] && kill -9 "$p" 2>/dev/null; sleep 0.2; rm -f "$WORK/collector.pid"; }
 metric() { # sum of a metric over its series, from the collector's /metrics
-  curl -sf "http://127.0.0.1:$OPS_PORT/metrics" | awk -v n="$1" '$1==n || index($1, n"{")==1 {s+=$2} END {printf "%d\n", s}'
+  { curl -sf "http://127.0.0.1:$OPS_PORT/metrics" || true; } | awk -v n="$1" '$1==n || index($1, n"{")==1 {s+=$2} END {printf "%d\n", s}'
 }
 
 # --- the bare server --------------------------------------------------------------------------

@@ -6,13 +6,13 @@
 # generator; collector RSS at 10x overload (beacons with ClickHouse down and a small spool);
 # and reconciles every run's hits with ClickHouse. Raw output goes to .data/bench/<stamp>/;
 # the table goes into BENCHMARKS.md between the bench markers (WRITE=0 to skip).
-#   load-tests/run-bench.sh            WRK_ARGS="-t2 -c64 -d20s"  OVERLOAD_S=30
+#   load-tests/run-bench.sh     (defaults: WRK_ARGS="-t2 -c64 -d20s" HALF_S=20 OVERLOAD_S=45)
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
 BIN=$ROOT/target/release
 WRK_ARGS=${WRK_ARGS:-"-t2 -c64 -d20s"}
-OVERLOAD_S=${OVERLOAD_S:-30}
+OVERLOAD_S=${OVERLOAD_S:-45}
 HALF_S=${HALF_S:-20}
 STAMP=$(date -u +%Y%m%dT%H%M%SZ)
 OUT=$ROOT/.data/bench/$STAMP
@@ -25,6 +25,7 @@ WORK=$(mktemp -d)
 [ -s "${GEOIP:-.data/geoip/GeoLite2-City.mmdb}" ] || scripts/setup
 command -v wrk >/dev/null || scripts/setup
 stack_init
+LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 ch_start
 "$BIN/loadgen" --migrate-only >/dev/null
 collector_start
@@ -37,7 +38,6 @@ run_wrk() { # name url site
 }
 log "wrk $WRK_ARGS against bare"
 bare_rps=$(run_wrk bare "http://127.0.0.1:$BARE_PORT" "wrk-bare-$STAMP")
-kill "$(cat "$WORK/bare.pid")"; rm -f "$WORK/bare.pid"
 wrk_site="wrk-$STAMP"
 drops0=$(metric collector_hits_dropped_total)
 log "wrk $WRK_ARGS against the collector"
@@ -53,19 +53,24 @@ log "reconciling the wrk run: $wrk_total answered, $drops dropped on purpose"
 ratio=$(python3 -c "print(f'{$col_rps/$bare_rps:.2f}')")
 log "bare $bare_rps req/s, collector $col_rps req/s, ratio $ratio"
 
-# 2. p99 at half of the collector's max rate (open loop, latency from due time), pixels only.
+# 2. p99 at half of the collector's max rate (open loop, latency from due time), pixels only;
+# the same against the bare server gives the floor this machine and the generator set.
 half=$(python3 -c "print(int($col_rps/2))")
-log "open loop at $half req/s for ${HALF_S}s"
-loadgen --mode rate --rate "$half" --duration "$HALF_S" --connections 64 --beacon-share 0 \
+log "open loop at $half req/s for ${HALF_S}s (bare, then collector)"
+"$BIN/loadgen" --target "127.0.0.1:$BARE_PORT" --no-reconcile --mode rate --rate "$half" --duration "$HALF_S" \
+  --connections 16 --beacon-share 0 --json "$OUT/half-bare.json" >"$OUT/half-bare.txt" || true
+kill "$(cat "$WORK/bare.pid")"; rm -f "$WORK/bare.pid"
+loadgen --mode rate --rate "$half" --duration "$HALF_S" --connections 16 --beacon-share 0 \
   --watch-pidfile "$WORK/collector.pid" --json "$OUT/half.json" >"$OUT/half.txt"
-# and the realistic mix (20% beacons of 1-20 hits) at the same request rate
-loadgen --mode rate --rate "$half" --duration "$HALF_S" --connections 64 \
+# and the realistic mix (20% beacons of 1-20 hits, 2.9 hits per request) at the same hit rate
+loadgen --mode rate --rate "$(python3 -c "print(int($half/2.9))")" --duration "$HALF_S" --connections 16 \
   --watch-pidfile "$WORK/collector.pid" --json "$OUT/half-mixed.json" >"$OUT/half-mixed.txt"
 
-# 3. RSS at 10x overload: ClickHouse down, a 32 MiB spool, beacons as fast as they go.
+# 3. RSS at 10x overload: ClickHouse down, a 1 MiB spool (so the default 100k-hit queue is
+# what holds memory), beacons as fast as they go until 10x what queue + spool took was offered.
 collector_term
 ch_kill
-COLLECTOR_EXTRA_ENV="COLLECTOR_SPOOL_MAX_BYTES=$((32 << 20))" collector_start
+COLLECTOR_EXTRA_ENV="COLLECTOR_SPOOL_MAX_BYTES=$((1 << 20))" collector_start
 log "overload: beacons at max rate for ${OVERLOAD_S}s with ClickHouse down"
 loadgen --mode max --duration "$OVERLOAD_S" --connections 128 --beacon-share 1 \
   --watch-pidfile "$WORK/collector.pid" --settle-timeout 120 --json "$OUT/overload.json" \
@@ -79,7 +84,8 @@ echo "spooled_hits_during_overload $spooled" >>"$OUT/overload.txt"
 cp "$WORK/collector.log" "$OUT/collector.log"
 
 python3 "$ROOT/load-tests/bench_table.py" "$OUT" "$bare_rps" "$col_rps" "$ratio" "$(wrk_p99 bare)" \
-  "$(wrk_p99 collector)" "$WRK_ARGS" "$spooled" >"$OUT/table.md"
+  "$(wrk_p99 collector)" "$WRK_ARGS" "$spooled" "$LOAD_BEFORE" "$(cut -d' ' -f1-3 /proc/loadavg)" \
+  >"$OUT/table.md"
 cat "$OUT/table.md"
 if [ "${WRITE:-1}" = 1 ]; then
   python3 "$ROOT/load-tests/splice.py" BENCHMARKS.md bench "$OUT/table.md"

@@ -89,10 +89,13 @@ fn parse_labels(s: &str) -> Vec<(String, String)> {
         .collect()
 }
 
-/// A counter followed across restarts of the process exposing it: a drop in value means the
-/// process restarted, so what it had counted so far is kept.
+/// A counter followed across restarts of the process exposing it: the first scrape is the
+/// baseline (what earlier runs counted is not ours), and a drop in value means the process
+/// restarted, so what it had counted so far is kept.
 #[derive(Debug, Default, Clone, Copy, PartialEq)]
 pub struct CounterTracker {
+    /// Value at the first scrape.
+    baseline: Option<f64>,
     /// Counted by earlier lives of the process.
     before: f64,
     /// Last value seen.
@@ -102,15 +105,17 @@ pub struct CounterTracker {
 impl CounterTracker {
     /// Records a scrape.
     pub fn observe(&mut self, value: f64) {
-        if value < self.last {
+        if self.baseline.is_none() {
+            self.baseline = Some(value);
+        } else if value < self.last {
             self.before += self.last;
         }
         self.last = value;
     }
 
-    /// Total counted since the tracker started.
+    /// Total counted since the first scrape.
     pub fn total(&self) -> f64 {
-        self.before + self.last
+        (self.before + self.last - self.baseline.unwrap_or(0.0)).max(0.0)
     }
 }
 
@@ -158,5 +163,17 @@ collector_queue_depth 12\n";
             t.observe(v);
         }
         assert_eq!(t.total(), 14.0);
+    }
+
+    #[test]
+    fn tracker_counts_from_its_first_scrape() {
+        let mut t = CounterTracker::default();
+        assert_eq!(t.total(), 0.0);
+        t.observe(500.0);
+        assert_eq!(t.total(), 0.0);
+        t.observe(530.0);
+        assert_eq!(t.total(), 30.0);
+        t.observe(4.0); // restarted: 30 before, 4 since
+        assert_eq!(t.total(), 34.0);
     }
 }

@@ -105,7 +105,7 @@ pub async fn settle_and_check(
     // Rows that reached the target must also stay put for a moment (late unknown-outcome hits,
     // replays still arriving); with allowed loss we can only wait for the count to stop moving.
     let quiet = if e.allow_loss {
-        Duration::from_secs(10)
+        Duration::from_secs(6)
     } else {
         Duration::from_secs(2)
     };

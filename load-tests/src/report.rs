@@ -80,7 +80,11 @@ pub async fn execute(f: &Flags) -> Report {
         seed: f.seed,
     };
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let sampler = tokio::spawn(sample(f.clone(), stop_rx));
+    // The drop counter's baseline is read before the first request, so nothing counted by
+    // earlier runs (or before this one started) is taken for ours.
+    let mut drops = CounterTracker::default();
+    scrape(f, &mut drops).await;
+    let sampler = tokio::spawn(sample(f.clone(), drops, stop_rx));
     let mut out = drive::run(plan).await;
     let _ = stop_tx.send(true);
     let (rss_kib, drops) = sampler.await.unwrap_or_default();
@@ -157,9 +161,12 @@ pub async fn check_only(f: &Flags, accepted: u64) -> Result<Verdict, String> {
 
 /// Samples RSS every 250 ms and the drop counter every second until told to stop; a last
 /// scrape after the stop catches drops counted at the very end.
-async fn sample(f: Flags, mut stop: tokio::sync::watch::Receiver<bool>) -> (Vec<u64>, u64) {
+async fn sample(
+    f: Flags,
+    mut drops: CounterTracker,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) -> (Vec<u64>, u64) {
     let mut kib = Vec::new();
-    let mut drops = CounterTracker::default();
     let mut tick = tokio::time::interval(Duration::from_millis(250));
     let mut n = 0u64;
     loop {
