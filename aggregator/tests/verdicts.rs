@@ -86,7 +86,8 @@ async fn opens_and_clicks_carry_their_verdict() {
     }
     c.get(&path_of(3, "", Some(0)), &[]).await;
 
-    let sql = "SELECT person_id, type, link_id, verdict FROM hits ORDER BY person_id, type DESC, link_id";
+    let sql =
+        "SELECT person_id, type, link_id, verdict FROM hits ORDER BY person_id, type DESC, link_id";
     let want = "burst\tclick\ta\thuman\n\
                 burst\tclick\tb\tscanner\n\
                 burst\tclick\tc\tscanner\n\
