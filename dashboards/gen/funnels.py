@@ -1,13 +1,12 @@
-"""Funnels: steps, conversion and drop-off, and the known persons to follow up, for any funnel
-defined through PUT /api/funnels/{name} (stored in `funnels`).
-
-The steps are read from the stored JSON definition in SQL (ClickHouse 18.16 has no
-JSONExtract: the flat step objects are cut out with a regular expression and read with
-visitParamExtract*), and a visitor's progress is windowFunnel over the first MAX_STEPS steps
-within the funnel's window_s (a hidden variable, since aggregate parameters must be
-literals). The API (/api/funnels/{name}) is the authority on the figures; this view follows
-the same rules: steps in order, each within window_s of the first, bots left out.
-"""
+# Funnels: steps, conversion and drop-off, and the known persons to follow up, for any funnel
+# defined through PUT /api/funnels/{name} (stored in `funnels`).
+#
+# The steps are read from the stored JSON definition in SQL (ClickHouse 18.16 has no
+# JSONExtract: the flat step objects are cut out with a regular expression and read with
+# visitParamExtract*), and a visitor's progress is windowFunnel over the first MAX_STEPS steps
+# within the funnel's window_s (a hidden variable, since aggregate parameters must be
+# literals). The API (/api/funnels/{name}) is the authority on the figures; this view follows
+# the same rules: steps in order, each within window_s of the first, bots left out.
 
 from panels import (ACCOUNT, ACCOUNT_VARIABLE, SITE, SITE_VARIABLE, Layout, barchart, dashboard,
                     query_variable, table)

@@ -1,9 +1,8 @@
-"""Collector and aggregator health: throughput, rejects by reason, batch latency, queue and
-spool, replays, API and job health (Prometheus), plus what actually arrived in ClickHouse.
-
-Every metric name here must be in a binary's catalogue (`telemetry.rs` METRIC_NAMES); the
-dashboard test checks that.
-"""
+# Collector and aggregator health: throughput, rejects by reason, batch latency, queue and
+# spool, replays, API and job health (Prometheus), plus what actually arrived in ClickHouse.
+#
+# Every metric name here must be in a binary's catalogue (`telemetry.rs` METRIC_NAMES); the
+# dashboard test checks that.
 
 from panels import (BUCKET, Layout, dashboard, prom_stat, prom_timeseries, table,
                     timeseries)

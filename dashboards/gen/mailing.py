@@ -1,11 +1,10 @@
-"""Mailing response: per mailing and link, human vs raw counts, per account.
-
-Totals come from the aggregator's per-recipient table r_mailing_recipients and per-link table
-r_mailing_links (committed generations only), the same figures /api/mailings/{id}/response
-gives: a click counts as an open, "human" leaves out Apple Mail privacy prefetches and link
-scanners. A mailing's totals are not cut by the time range (opens keep coming for weeks); the
-time series reads raw hits for the range.
-"""
+# Mailing response: per mailing and link, human vs raw counts, per account.
+#
+# Totals come from the aggregator's per-recipient table r_mailing_recipients and per-link table
+# r_mailing_links (committed generations only), the same figures /api/mailings/{id}/response
+# gives: a click counts as an open, "human" leaves out Apple Mail privacy prefetches and link
+# scanners. A mailing's totals are not cut by the time range (opens keep coming for weeks); the
+# time series reads raw hits for the range.
 
 from panels import (ACCOUNT, ACCOUNT_VARIABLE, BUCKET, MAILING_VARIABLE, Layout, dashboard, var,
                     table, timeseries)

@@ -1,9 +1,8 @@
-"""Page effectiveness: per page of a site, how many see it, enter on it, leave from it,
-bounce, how long they stay and how often a visit through it converts.
-
-Reads the aggregator's r_page_daily (whole UTC days of the time range, committed generations
-only), as /api/pages does: sessionizing raw hits per dashboard refresh would be slow.
-"""
+# Page effectiveness: per page of a site, how many see it, enter on it, leave from it,
+# bounce, how long they stay and how often a visit through it converts.
+#
+# Reads the aggregator's r_page_daily (whole UTC days of the time range, committed generations
+# only), as /api/pages does: sessionizing raw hits per dashboard refresh would be slow.
 
 from panels import SITE, SITE_VARIABLE, Layout, barchart, dashboard, table, timeseries
 

@@ -1,10 +1,9 @@
-"""Builders for Grafana dashboard JSON: panels, ClickHouse and Prometheus targets, variables.
-
-The dashboards are written as Python (dashboards/gen/*.py) and rendered by dashboards/build.py,
-so that layout, data source references and variables are the same everywhere and the SQL reads
-as SQL. Data sources are template variables (`ds_clickhouse`, `ds_prometheus`), so the same JSON
-works with file provisioning and with the Grafana sidecar of a Helm install.
-"""
+# Builders for Grafana dashboard JSON: panels, ClickHouse and Prometheus targets, variables.
+#
+# The dashboards are written as Python (dashboards/gen/*.py) and rendered by dashboards/build.py,
+# so that layout, data source references and variables are the same everywhere and the SQL reads
+# as SQL. Data sources are template variables (`ds_clickhouse`, `ds_prometheus`), so the same JSON
+# works with file provisioning and with the Grafana sidecar of a Helm install.
 
 CH = {"type": "grafana-clickhouse-datasource", "uid": "${ds_clickhouse}"}
 PROM = {"type": "prometheus", "uid": "${ds_prometheus}"}

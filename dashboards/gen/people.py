@@ -1,9 +1,8 @@
-"""Person and account activity: what a known person did, and how engaged each account is.
-
-Only persons known through a signed token (with consent) appear here; anonymous visitors are
-never tied to a person. Accounts read raw hits (distinct event_id, so replays count once); the
-timeline reads the aggregator's r_activities, the same rows the CRM gets.
-"""
+# Person and account activity: what a known person did, and how engaged each account is.
+#
+# Only persons known through a signed token (with consent) appear here; anonymous visitors are
+# never tied to a person. Accounts read raw hits (distinct event_id, so replays count once); the
+# timeline reads the aggregator's r_activities, the same rows the CRM gets.
 
 from panels import (ACCOUNT, ACCOUNT_VARIABLE, BUCKET, Layout, dashboard, table, text_variable,
                     timeseries)

@@ -1,9 +1,8 @@
-"""Traffic overview: visitors, pageviews, sources, campaigns, geo, devices; bots shown apart.
-
-Raw `hits` is read here: it is ordered by (site, date, time), so a site and time range scan
-only their own parts. Every count is distinct `event_id`, since a replayed batch may still be
-duplicated until ClickHouse merges it.
-"""
+# Traffic overview: visitors, pageviews, sources, campaigns, geo, devices; bots shown apart.
+#
+# Raw `hits` is read here: it is ordered by (site, date, time), so a site and time range scan
+# only their own parts. Every count is distinct `event_id`, since a replayed batch may still be
+# duplicated until ClickHouse merges it.
 
 from panels import (BUCKET, SITE, SITE_VARIABLE, Layout, barchart, dashboard, piechart, stat,
                     table, timeseries)
