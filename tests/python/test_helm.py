@@ -167,6 +167,20 @@ def test_services_select_their_pods(case):
                 assert p["backend"]["service"]["name"] in names
 
 
+def test_pods_run_locked_down(case):
+    _, _, docs = case
+    for d in docs:
+        pod = d.get("spec", {}).get("template", {}).get("spec")
+        if not pod:
+            continue
+        assert pod["automountServiceAccountToken"] is False
+        assert pod["securityContext"]["runAsNonRoot"] is True
+        for c in pod["containers"]:
+            sc = c["securityContext"]
+            assert sc["readOnlyRootFilesystem"] and not sc["allowPrivilegeEscalation"]
+            assert c["resources"]["limits"]["memory"]
+
+
 def test_one_aggregator_one_scheduler(case):
     _, _, docs = case
     agg = [d for d in by_kind(docs, "Deployment") if d["metadata"]["name"].endswith("-aggregator")]
