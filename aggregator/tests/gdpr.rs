@@ -60,7 +60,8 @@ async fn seed(s: &support::TestServer) {
         let a = call(s.addr, "POST", path, body).await;
         assert_eq!(a.status, 200, "{path}: {}", a.body);
     }
-    exec(&s.db, "INSERT INTO identity_links VALUES ('v-alice-1','alice','shop','click',now(),0,1), ('v-alice-2','alice','shop','pt',now(),0,1), ('v-bob','bob','shop','click',now(),0,1)").await;
+    // v-alice-2 is a shared device: bob identified on it later too (a conflict).
+    exec(&s.db, "INSERT INTO identity_links VALUES ('v-alice-1','alice','shop','click',now(),0,1), ('v-alice-2','alice','shop','pt',now(),0,1), ('v-bob','bob','shop','click',now(),0,1), ('v-alice-2','bob','shop','pt',now(),0,2)").await;
     exec(
         &s.db,
         "INSERT INTO identity_conflicts VALUES ('v-alice-2','bob','alice','shop',now())",
@@ -80,6 +81,8 @@ async fn seed(s: &support::TestServer) {
         hit(3, "pageview", "v-alice-2", ""),
         hit(4, "pageview", "v-bob", "bob"),
         hit(5, "pageview", "v-stranger", ""),
+        // Bob's own hit on the shared device stays his.
+        hit(6, "pageview", "v-alice-2", "bob"),
     ];
     let mut insert = s.db.client().insert_formatted_with(hits_insert_sql());
     let body: Bytes = Hit::encode_batch(&hits);
@@ -152,11 +155,21 @@ async fn export_then_erase_leaves_nothing_of_the_person() {
     assert_eq!(removed["mailing_sends"], 1);
     assert_eq!(removed["person_scores"], 1);
 
-    let left = rows_mentioning(&s.db, "alice", &["v-alice-1", "v-alice-2"]).await;
+    let left = rows_mentioning(&s.db, "alice", &["v-alice-1"]).await;
     assert!(left.is_empty(), "rows of alice remain: {left:?}");
+    let shared = query_text(
+        &s.db,
+        "SELECT person_id FROM hits WHERE visitor_id = 'v-alice-2' \
+         UNION ALL SELECT person_id FROM identity_links WHERE visitor_id = 'v-alice-2'",
+    )
+    .await;
+    assert_eq!(
+        shared, "bob\nbob\n",
+        "only bob's rows of the shared device remain"
+    );
     // Everyone else is untouched.
     let others = query_text(&s.db, "SELECT (SELECT count() FROM hits), (SELECT count() FROM persons FINAL), (SELECT count() FROM person_scores), (SELECT count() FROM identity_links)").await;
-    assert_eq!(others, "2\t1\t1\t1\n");
+    assert_eq!(others, "3\t1\t1\t2\n");
     let stored = query_text(&s.db, "SELECT person_id, requested_by FROM erasures").await;
     assert_eq!(stored, "alice\tadmin\n");
 

@@ -1,7 +1,7 @@
 //! Everything held about one person, found generically: every MergeTree-family table of the
 //! database with a person column (`person_id` or `*_person_id`), plus, through the person's
 //! identity links, every row of a table with a `visitor_id` column that belongs to one of
-//! the person's linked visitor ids. Result tables added later (metric jobs) are covered
+//! the person's linked visitor ids and to no other person. Result tables added later (metric jobs) are covered
 //! without changes here. Identifiers come from `system.columns` and are bound as
 //! identifiers; values are bound as values.
 
@@ -97,10 +97,21 @@ pub fn scoped_query(
     person_id: &str,
     visitors: &[String],
 ) -> Option<clickhouse::query::Query> {
-    let mut conds: Vec<&str> = table.person_columns.iter().map(|_| "? = ?").collect();
+    let mut conds: Vec<String> = table
+        .person_columns
+        .iter()
+        .map(|_| "? = ?".to_string())
+        .collect();
     let use_visitors = table.has_visitor && !visitors.is_empty();
     if use_visitors {
-        conds.push("has(?, ?)");
+        // A linked visitor's rows, unless they belong to someone else: a shared device may
+        // also carry another person's (consented) hits, which are theirs, not this person's.
+        let mut v = String::from("(has(?, ?)");
+        for _ in &table.person_columns {
+            v.push_str(" AND ? = ''");
+        }
+        v.push(')');
+        conds.push(v);
     }
     if conds.is_empty() {
         return None;
@@ -112,6 +123,9 @@ pub fn scoped_query(
     }
     if use_visitors {
         q = q.bind(visitors).bind(Identifier("visitor_id"));
+        for c in &table.person_columns {
+            q = q.bind(Identifier(c));
+        }
     }
     Some(q)
 }
