@@ -10,7 +10,7 @@ import { launch, watch, until } from './lib/browser.mjs';
 import { startSite } from './lib/site.mjs';
 import { startStub, trackerFile } from './lib/stub.mjs';
 import { execFileSync } from 'node:child_process';
-import { startStack, personToken, collectorBin } from './lib/stack.mjs';
+import { startStack, personToken, signToken, collectorBin } from './lib/stack.mjs';
 import { walk, checkSent, checkRows } from './lib/journey.mjs';
 
 const PERSON = 'p-e2e-1';
@@ -100,6 +100,33 @@ test('the tags printed by `collector snippet` work as pasted, talking to the col
     const sql = "SELECT type, url, title FROM hits WHERE site = 'snippet-site' FORMAT TSV";
     const rows = await until(async () => (await stack.query(sql)).trim(), 20_000, 250);
     assert.equal(rows, `pageview\t${site.origin}/snippet.html?utm_campaign=snip\tSnippet`);
+    assert.deepEqual(problems, []);
+  } finally {
+    await page.close();
+    await site.close();
+  }
+});
+
+test('a mailing click lands with tq_pt: the landing pageview is the person, the URL is clean', async () => {
+  const site = await startSite({ COLLECTOR: stack.collector, SITE: 'landing-site' });
+  const landing = `${site.origin}/spring-offer?utm_source=mail&utm_campaign=m-e2e`;
+  const click = `${stack.collector}/r/${signToken({ kind: 1, mailing: 'm-e2e', person: PERSON, link: 'l1', url: landing })}`;
+  const page = await browser.context.newPage();
+  // A person's browser: the collector judges HeadlessChrome a mail scanner and (rightly)
+  // gives scanners no person token.
+  const cdp = await browser.context.newCDPSession(page);
+  await cdp.send('Network.setUserAgentOverride', { userAgent: 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36' });
+  const problems = watch(page);
+  try {
+    const res = await page.goto(click);
+    const location = (await res.request().redirectedFrom().response()).headers().location;
+    assert.match(location, /^http:\/\/127\.0\.0\.1:\d+\/spring-offer\?utm_source=mail&utm_campaign=m-e2e&tq_pt=[\w-]+$/);
+    assert.equal(res.request().redirectedFrom()?.url(), click, 'the collector redirected');
+    assert.equal(page.url(), landing, 'tq_pt is gone from the address bar');
+    const sql = "SELECT type, url, person_id, account_id, utm_source FROM hits WHERE site = 'landing-site' FORMAT JSONEachRow";
+    const rows = await until(async () => (await stack.query(sql)).trim(), 20_000, 250);
+    assert.deepEqual(JSON.parse(rows), { type: 'pageview', url: landing, person_id: PERSON, account_id: ACCOUNT, utm_source: 'mail' });
+    assert.deepEqual(await browser.context.cookies(), [], 'nothing stored without consent');
     assert.deepEqual(problems, []);
   } finally {
     await page.close();

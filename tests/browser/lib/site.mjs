@@ -24,7 +24,7 @@ export function strictCsp(collector) {
 }
 
 /**
- * Starts the site. `vars` fills {{NAME}} placeholders in HTML (COLLECTOR, SCRIPT, PT, PING,
+ * Starts the site. `vars` fills {{NAME}} placeholders in HTML (COLLECTOR, SCRIPT, SITE, PT, PING,
  * OUTBOUND, EXTRA); it may be changed while the site runs;
  * pages named csp*.html are served with `strictCsp(vars.COLLECTOR)`.
  */
@@ -47,7 +47,7 @@ export async function startSite(vars) {
     let body = fs.readFileSync(file);
     const headers = { 'Content-Type': types[path.extname(file)] || 'application/octet-stream', 'Cache-Control': 'no-store' };
     if (file.endsWith('.html')) {
-      const fill = { SCRIPT: `${vars.COLLECTOR}/t.js`, PING: '15', ...vars };
+      const fill = { SCRIPT: `${vars.COLLECTOR}/t.js`, PING: '15', SITE: 'test-site', ...vars };
       body = body.toString('utf8').replace(/\{\{(\w+)\}\}/g, (_, k) => fill[k] ?? '');
       if (path.basename(file).startsWith('csp')) headers['Content-Security-Policy'] = strictCsp(vars.COLLECTOR);
     }

@@ -23,14 +23,22 @@ async function freePort() {
   return port;
 }
 
-/** A person token as `common::token` signs it (kind 3, no expiry) with the first LINK_KEYS key. */
-export function personToken(personId, keys = LINK_KEYS) {
+/**
+ * A token as `common::token` signs it with the first LINK_KEYS key (no expiry): kind 1 click
+ * (mailing, person, link, url), 3 person. The collector verifying it is part of what is tested.
+ */
+export function signToken({ kind, mailing = '', person = '', link = '', url = '' }, keys = LINK_KEYS) {
   const [kid, secret] = keys.split(',')[0].split(':');
   const short = (s) => Buffer.concat([Buffer.from([Buffer.byteLength(s)]), Buffer.from(s)]);
-  const payload = Buffer.concat([Buffer.from([1, 3]), short(kid), Buffer.alloc(4), short(''), short(personId), short(''), Buffer.alloc(2)]);
+  const long = Buffer.alloc(2);
+  long.writeUInt16BE(Buffer.byteLength(url));
+  const payload = Buffer.concat([Buffer.from([1, kind]), short(kid), Buffer.alloc(4), short(mailing), short(person), short(link), long, Buffer.from(url)]);
   const tag = crypto.createHmac('sha256', secret).update(payload).digest().subarray(0, 16);
   return Buffer.concat([payload, tag]).toString('base64url');
 }
+
+/** A person token for `identify`. */
+export const personToken = (person) => signToken({ kind: 3, person });
 
 /** Starts ClickHouse, migrates, runs `seed(query)` and starts the collector. */
 export async function startStack({ seed } = {}) {
