@@ -21,14 +21,18 @@ fn start_bare() -> Bare {
     let addr: std::net::SocketAddr = format!("127.0.0.1:{}", testkit::free_port())
         .parse()
         .expect("addr");
-    let child = Command::new(env!("CARGO_BIN_EXE_bare"))
-        .env("BARE_LISTEN", addr.to_string())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn bare");
+    // Owned by the guard at once, so a failed start below still kills and reaps it.
+    let bare = Bare(
+        Command::new(env!("CARGO_BIN_EXE_bare"))
+            .env("BARE_LISTEN", addr.to_string())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn bare"),
+        addr,
+    );
     for _ in 0..100 {
         if std::net::TcpStream::connect(addr).is_ok() {
-            return Bare(child, addr);
+            return bare;
         }
         std::thread::sleep(Duration::from_millis(50));
     }
