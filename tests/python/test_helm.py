@@ -12,11 +12,12 @@ import pytest
 import yaml
 
 from conftest import ROOT
+from promql import uncatalogued
 
 CHART = ROOT / "helm" / "tracking"
 KUBE = "1.30.0"
 SECRET_KEYS = {"LINK_KEYS", "ADMIN_TOKEN", "CLICKHOUSE_USER", "CLICKHOUSE_PASSWORD"}
-CUSTOM_KINDS = {"ServiceMonitor"}  # CRDs: no schema in kubernetes-validate
+CUSTOM_KINDS = {"ServiceMonitor", "PrometheusRule"}  # CRDs: no schema in kubernetes-validate
 
 
 def render(values=None, name="tracking"):
@@ -42,6 +43,7 @@ CASES = {
                     "adminToken": "admin-token-for-tests-0001"},
         "clickhouse": {"password": "ch-password-for-tests"},
         "serviceMonitor": {"enabled": True},
+        "prometheusRule": {"enabled": True},
         "ingress": {"collector": {"enabled": True}, "aggregator": {"enabled": True}},
         "geoip": {"enabled": True, "volume": {"configMap": {"name": "geoip"}}},
         "grafanaDatasources": {"enabled": True,
@@ -85,7 +87,8 @@ def test_every_object_validates_against_the_kubernetes_schema(case):
     assert len(docs) >= 10
     for d in docs:
         if d["kind"] in CUSTOM_KINDS:
-            assert d["apiVersion"] == "monitoring.coreos.com/v1" and d["spec"]["endpoints"]
+            assert d["apiVersion"] == "monitoring.coreos.com/v1"
+            assert d["spec"].get("endpoints") or d["spec"].get("groups")
             continue
         try:
             kubernetes_validate.validate(d, KUBE, strict=True)
@@ -332,3 +335,13 @@ def test_values_schema_accepts_the_examples_and_names_bad_keys():
         for key, values in bad.items():
             with pytest.raises(helm.HelmValuesError, match=key):
                 chart.validate_schema(values)
+
+
+def test_alerts_name_only_catalogued_metrics():
+    docs = render(production_values())
+    [rule] = by_kind(docs, "PrometheusRule")
+    exprs = [(r["alert"], str(r["expr"])) for g in rule["spec"]["groups"] for r in g["rules"]]
+    assert len(exprs) >= 5 and all(r.startswith("Tracking") for r, _ in exprs)
+    unknown = uncatalogued([(a, re.sub(r"\btime\(\)", "", e)) for a, e in exprs])
+    assert not unknown, f"alerts name metrics no catalogue exports: {unknown}"
+    assert not by_kind(render(), "PrometheusRule"), "off by default"
