@@ -75,6 +75,49 @@ test('collector unreachable: no page errors, commands queue, hits arrive once it
   }
 });
 
+test('collector unreachable: the queue is bounded to the newest 100 hits', async () => {
+  const port = await deadPort();
+  const collector = `http://127.0.0.1:${port}`;
+  const site = await startSite({ COLLECTOR: collector, SCRIPT: '/t.js', PING: '0', EXTRA: `data-collector="${collector}"` });
+  const page = await browser.context.newPage();
+  const problems = watch(page);
+  let stub;
+  try {
+    await page.goto(`${site.origin}/`);
+    await page.evaluate(() => { for (let i = 0; i < 150; i++) window.tq.push(['track', `e${i}`]); });
+    stub = await startStub({ port });
+    await until(() => stub.sent.length >= 100, 15_000);
+    await page.waitForTimeout(1500);
+    assert.deepEqual(stub.sent.map((s) => s.hit.n), Array.from({ length: 100 }, (_, i) => `e${i + 50}`));
+    assert.ok(stub.sent.every((s) => s.via === 'fetch'));
+    assert.deepEqual(problems, []);
+  } finally {
+    await page.close();
+    await site.close();
+    await stub?.close();
+  }
+});
+
+test('answers: 5xx is retried with the same id, 4xx is not', async () => {
+  for (const [name, status, want] of [['503 then 202', (n) => (n < 2 ? 503 : 202), [503, 503, 202]], ['400', () => 400, [400]]]) {
+    const stub = await startStub({ status });
+    const site = await startSite({ COLLECTOR: stub.origin, PING: '0', EXTRA: 'data-auto="false"' });
+    const page = await browser.context.newPage();
+    try {
+      await page.goto(`${site.origin}/`);
+      await page.click('#signup');
+      await until(() => stub.sent.length >= want.length, 10_000);
+      await page.waitForTimeout(2500);
+      assert.deepEqual(stub.sent.map((s) => s.status), want, name);
+      assert.equal(new Set(stub.sent.map((s) => s.hit.id)).size, 1, `${name}: one hit, one id`);
+    } finally {
+      await page.close();
+      await site.close();
+      await stub.close();
+    }
+  }
+});
+
 async function cspVisit(stub, init) {
   const site = await startSite({ COLLECTOR: stub.origin, PT, PING: '1' });
   const page = await browser.context.newPage();

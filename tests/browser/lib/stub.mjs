@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 export const trackerFile = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'collector', 'assets', 't.js');
 const GIF = Buffer.from('R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7', 'base64');
 
-function record(sent, req, url, body) {
+function record(sent, req, url, body, status) {
   const at = Date.now();
   if (url.pathname === '/p.gif') {
     const hit = Object.fromEntries(url.searchParams);
@@ -23,17 +23,18 @@ function record(sent, req, url, body) {
     const parsed = JSON.parse(body.toString('utf8'));
     // sendBeacon requests are no-cors; fetch from the tracker is cors.
     const via = req.headers['sec-fetch-mode'] === 'no-cors' ? 'beacon' : 'fetch';
-    for (const hit of Array.isArray(parsed) ? parsed : [parsed]) sent.push({ at, via, hit, contentType: req.headers['content-type'] });
+    for (const hit of Array.isArray(parsed) ? parsed : [parsed]) sent.push({ at, via, hit, status, contentType: req.headers['content-type'] });
   }
 }
 
-function answerLocally(req, res, url, body) {
+function answerLocally(req, res, url, body, status) {
   const cors = { 'Access-Control-Allow-Origin': '*' };
   if (url.pathname === '/t.js') res.writeHead(200, { 'Content-Type': 'application/javascript' }).end(fs.readFileSync(trackerFile));
   else if (url.pathname === '/p.gif') res.writeHead(200, { 'Content-Type': 'image/gif', ...cors }).end(GIF);
   else if (url.pathname === '/e') {
     const parsed = JSON.parse(body.toString('utf8'));
-    res.writeHead(202, { 'Content-Type': 'application/json', ...cors }).end(JSON.stringify({ accepted: Array.isArray(parsed) ? parsed.length : 1 }));
+    const answer = status === 202 ? { accepted: Array.isArray(parsed) ? parsed.length : 1 } : { error: 'test' };
+    res.writeHead(status, { 'Content-Type': 'application/json', ...cors }).end(JSON.stringify(answer));
   } else res.writeHead(404, cors).end();
 }
 
@@ -46,8 +47,12 @@ function forward(req, res, body, upstream) {
   up.end(body);
 }
 
-/** Starts the recorder on `port` (0 = any). `sent` holds `{at, via, hit}` in arrival order. */
-export async function startStub({ port = 0, upstream } = {}) {
+/**
+ * Starts the recorder on `port` (0 = any). `sent` holds `{at, via, hit, status}` in arrival
+ * order; `status(n)` picks the stub's answer to the n-th `POST /e` (default 202).
+ */
+export async function startStub({ port = 0, upstream, status = () => 202 } = {}) {
+  let posts = 0;
   const sent = [];
   const server = http.createServer((req, res) => {
     const chunks = [];
@@ -55,13 +60,14 @@ export async function startStub({ port = 0, upstream } = {}) {
     req.on('end', () => {
       const url = new URL(req.url, 'http://x');
       const body = Buffer.concat(chunks);
+      const code = url.pathname === '/e' ? status(posts++) : 200;
       try {
-        record(sent, req, url, body);
+        record(sent, req, url, body, code);
       } catch (e) {
         sent.push({ at: Date.now(), via: 'unreadable', hit: {}, error: String(e) });
       }
       if (upstream) forward(req, res, body, upstream);
-      else answerLocally(req, res, url, body);
+      else answerLocally(req, res, url, body, code);
     });
   });
   await new Promise((ok) => server.listen(port, '127.0.0.1', ok));
