@@ -47,7 +47,26 @@ export async function startStack({ seed } = {}) {
   const chUrl = `http://127.0.0.1:${chEnv.CLICKHOUSE_HTTP_PORT}`;
   const database = 'tracking_browser';
   const stops = [];
-  const stop = async () => { for (const f of stops.reverse()) await f().catch(() => {}); fs.rmSync(tmp, { recursive: true, force: true }); };
+  // If the run is cut short (timeout, Ctrl-C), nothing started here may outlive it.
+  const pidFile = path.join(chEnv.CLICKHOUSE_DIR, 'server.pid');
+  let child;
+  const emergency = () => {
+    for (const pid of [child?.pid, fs.existsSync(pidFile) && Number(fs.readFileSync(pidFile, 'utf8'))]) {
+      try { if (pid) process.kill(pid, 'SIGKILL'); } catch { /* already gone */ }
+    }
+    fs.rmSync(tmp, { recursive: true, force: true });
+  };
+  const onSignal = () => process.exit(1);
+  process.once('exit', emergency);
+  process.once('SIGTERM', onSignal);
+  process.once('SIGINT', onSignal);
+  const stop = async () => {
+    for (const f of stops.reverse()) await f().catch(() => {});
+    process.off('exit', emergency);
+    process.off('SIGTERM', onSignal);
+    process.off('SIGINT', onSignal);
+    fs.rmSync(tmp, { recursive: true, force: true });
+  };
   try {
     execFileSync(path.join(root, 'scripts', 'clickhouse'), ['start'], { env: chEnv, stdio: ['ignore', 'ignore', 'inherit'], timeout: 90_000 });
     stops.push(async () => execFileSync(path.join(root, 'scripts', 'clickhouse'), ['stop'], { env: chEnv, stdio: 'ignore', timeout: 30_000 }));
@@ -64,7 +83,7 @@ export async function startStack({ seed } = {}) {
 
     const listen = `127.0.0.1:${await freePort()}`;
     const ops = `127.0.0.1:${await freePort()}`;
-    const child = spawn(collectorBin, [], {
+    child = spawn(collectorBin, [], {
       env: { ...env, COLLECTOR_LISTEN: listen, COLLECTOR_OPS_LISTEN: ops, COLLECTOR_SPOOL_DIR: path.join(tmp, 'spool'), COLLECTOR_LOG: 'warn' },
       stdio: ['ignore', 'inherit', 'inherit'],
     });
