@@ -50,8 +50,10 @@
     };
     const post = (a) => fetch(url, { method: 'POST', body: JSON.stringify(a), keepalive: true, credentials: 'omit' });
     const beacon = (a) => {
-      if (!a.length || (n.sendBeacon && n.sendBeacon(url, JSON.stringify(a)))) return;
-      if (w.fetch) post(a).catch(() => {}); else a.forEach(pixel);
+      for (let i = 0; i < a.length; i += 20) {
+        const b = a.slice(i, i + 20);
+        if (!(n.sendBeacon && n.sendBeacon(url, JSON.stringify(b)))) w.fetch ? post(b).catch(() => {}) : b.forEach(pixel);
+      }
     };
     const flush = safe(() => {
       if (busy || timer || !queue.length) return;
@@ -98,7 +100,7 @@
     const props = (p) => {
       const o = {};
       for (const k in p) { const v = p[k]; o[k] = v && typeof v == 'object' ? String(v) : v; }
-      if (JSON.stringify(o).length < 2e3) return o;
+      if (new Blob([JSON.stringify(o)]).size < 2e3) return o;
     };
     const commands = {
       pageview,

@@ -57,16 +57,18 @@ test('collector unreachable: no page errors, commands queue, hits arrive once it
     await page.click('#pricing');
     await page.click('#signup');
     assert.equal(await page.evaluate(() => window.tq.loaded), 1, 'tq is the live API');
-    assert.equal(await page.evaluate(() => window.tq.push(['track', 'x', { deep: { a: 1 } }], ['nonsense'], null, 42)), undefined);
+    assert.equal(await page.evaluate(() => window.tq.push(['track', 'x', { deep: { a: 1 } }], ['nonsense'], null, 42, ['track', 'cjk', { a: '漢'.repeat(900) }])), undefined);
     await page.waitForTimeout(1500);
     stub = await startStub({ port });
-    const arrived = await until(() => stub.sent.length >= 4, 15_000);
+    const arrived = await until(() => stub.sent.length >= 5, 15_000);
     assert.ok(arrived, `only ${stub.sent.length} hits arrived after the collector came back`);
     await page.waitForTimeout(1500);
     const got = stub.sent.map((s) => [s.hit.e, s.hit.n || s.hit.u.replace(site.origin, '')]);
-    assert.deepEqual(got, [['pageview', '/'], ['pageview', '/pricing'], ['event', 'signup'], ['event', 'x']]);
+    assert.deepEqual(got, [['pageview', '/'], ['pageview', '/pricing'], ['event', 'signup'], ['event', 'x'], ['event', 'cjk']]);
     // A nested property would be refused by the collector; the tracker flattens it.
     assert.deepEqual(stub.sent[3].hit.p, { deep: '[object Object]' });
+    // Over the collector's 2 KiB (UTF-8 bytes) the props are dropped, the event kept.
+    assert.equal(stub.sent[4].hit.p, undefined);
     assert.deepEqual(problems, []);
   } finally {
     await page.close();
