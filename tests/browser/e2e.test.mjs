@@ -83,6 +83,10 @@ test('a real visit lands in ClickHouse exactly as it happened', async () => {
     }
     assert.equal(anonymous.size, 1, 'one anonymous visitor');
     assert.ok(rows.filter((r) => r.person_id === PERSON).length >= 1);
+    // A hit with both the consented v and the person token links the visitor to the person.
+    const linkSql = "SELECT visitor_id, person_id, site FROM identity_links FINAL WHERE revoked = 0 FORMAT TSV";
+    const links = await until(async () => (await stack.query(linkSql)).trim(), 20_000, 250);
+    assert.equal(links, `${walked.cookie.value}\t${PERSON}\ttest-site`);
   } finally {
     await page.close();
     await site.close();
