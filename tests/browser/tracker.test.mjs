@@ -1,5 +1,5 @@
 //! The tracker against a stub collector in node: what it sends, how, and when; consent and
-//! device storage; a strict CSP; an unreachable collector; tq_pt and opt-outs.
+//! device storage; a strict CSP; an unreachable collector; answers; tq_pt; DNT/GPC; hash routing.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { launch, watch, setHidden, until } from './lib/browser.mjs';
@@ -167,23 +167,29 @@ test('strict CSP: the tracker works and causes no violation (fetch, beacon and p
   }
 });
 
-test('GPC means anonymous: consent(true) stores nothing and sends no v', async () => {
-  const stub = await startStub();
-  const site = await startSite({ COLLECTOR: stub.origin, PT });
-  const page = await browser.context.newPage();
-  await page.addInitScript(() => Object.defineProperty(Navigator.prototype, 'globalPrivacyControl', { get: () => true }));
-  try {
-    await page.goto(`${site.origin}/`);
-    await page.click('#consent-yes');
-    await page.click('#signup');
-    await until(() => stub.sent.length >= 2);
-    assert.deepEqual(await browser.context.cookies(), []);
-    assert.equal(await page.evaluate(() => localStorage.length + document.cookie.length), 0);
-    assert.deepEqual(stub.sent.map((s) => [s.hit.e, s.hit.v]), [['pageview', undefined], ['event', undefined]]);
-  } finally {
-    await page.close();
-    await site.close();
-    await stub.close();
+test('DNT and GPC mean anonymous: consent(true) stores nothing and sends no v', async () => {
+  const opts = {
+    DNT: () => Object.defineProperty(Navigator.prototype, 'doNotTrack', { get: () => '1' }),
+    GPC: () => Object.defineProperty(Navigator.prototype, 'globalPrivacyControl', { get: () => true }),
+  };
+  for (const [name, init] of Object.entries(opts)) {
+    const stub = await startStub();
+    const site = await startSite({ COLLECTOR: stub.origin, PT });
+    const page = await browser.context.newPage();
+    await page.addInitScript(init);
+    try {
+      await page.goto(`${site.origin}/`);
+      await page.click('#consent-yes');
+      await page.click('#signup');
+      await until(() => stub.sent.length >= 2);
+      assert.deepEqual(await browser.context.cookies(), [], name);
+      assert.equal(await page.evaluate(() => localStorage.length + document.cookie.length), 0, name);
+      assert.deepEqual(stub.sent.map((s) => [s.hit.e, s.hit.v]), [['pageview', undefined], ['event', undefined]], name);
+    } finally {
+      await page.close();
+      await site.close();
+      await stub.close();
+    }
   }
 });
 
