@@ -6,13 +6,13 @@
 # generator; collector RSS at 10x overload (beacons with ClickHouse down and a small spool);
 # and reconciles every run's hits with ClickHouse. Raw output goes to .data/bench/<stamp>/;
 # the table goes into BENCHMARKS.md between the bench markers (WRITE=0 to skip).
-#   load-tests/run-bench.sh     (defaults: WRK_ARGS="-t2 -c64 -d20s" HALF_S=20 OVERLOAD_S=45)
+#   load-tests/run-bench.sh     (defaults: WRK_ARGS="-t2 -c64 -d20s" HALF_S=20 OVERLOAD_S=20)
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
 BIN=$ROOT/target/release
 WRK_ARGS=${WRK_ARGS:-"-t2 -c64 -d20s"}
-OVERLOAD_S=${OVERLOAD_S:-45}
+OVERLOAD_S=${OVERLOAD_S:-20}
 HALF_S=${HALF_S:-20}
 STAMP=$(date -u +%Y%m%dT%H%M%SZ)
 OUT=$ROOT/.data/bench/$STAMP
