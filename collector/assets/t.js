@@ -63,7 +63,7 @@
       batch.forEach((x) => { x.busy = 1; });
       const done = safe((ok) => {
         busy = 0;
-        fails = ok ? 0 : fails + 1;
+        fails = ok ? 0 : Math.min(fails + 1, 7); // backoff capped at a minute
         for (const x of batch) {
           x.busy = 0;
           const i = queue.indexOf(x);
