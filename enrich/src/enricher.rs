@@ -10,7 +10,7 @@ use crate::raw::RawHit;
 use crate::referrer::referrer_kind;
 use crate::ua::{UaCache, UaInfo};
 use crate::url::{campaign, split_http_url};
-use crate::visitor::anonymous_visitor_id;
+use crate::visitor::visitor_id_with_ua_digest;
 use common::hit::Hit;
 use common::token::{Claims, Keyring, TokenKind};
 use std::net::IpAddr;
@@ -123,12 +123,12 @@ impl Enricher {
             utm.is_present(),
         );
         let person = self.person(&raw, req, stamp);
+        let (mut hit, ua) = self.base(req, stamp);
         let visitor_id = if !raw.visitor.is_empty() && !req.anonymous {
             raw.visitor
         } else {
-            anonymous_visitor_id(&stamp.salt, &raw.site, req.ip, req.user_agent)
+            visitor_id_with_ua_digest(&stamp.salt, &raw.site, req.ip, &ua.digest)
         };
-        let mut hit = self.base(req, stamp);
         hit.site = raw.site;
         hit.r#type = raw.kind.as_str().to_owned();
         hit.url = raw.url;
@@ -162,7 +162,7 @@ impl Enricher {
     /// recorded as an open). The person is kept only while their consent stands and the
     /// request does not ask for anonymity; the mailing and link always are.
     pub fn mailing_event(&self, claims: &Claims, req: &RequestInfo<'_>, stamp: &Stamp) -> Hit {
-        let mut hit = self.base(req, stamp);
+        let (mut hit, ua) = self.base(req, stamp);
         hit.r#type = match claims.kind {
             TokenKind::Click => "click",
             TokenKind::Open | TokenKind::Person => "open",
@@ -186,18 +186,18 @@ impl Enricher {
             hit.account_id = account_id;
             hit.consent = 1;
         }
-        hit.visitor_id = anonymous_visitor_id(&stamp.salt, "", req.ip, req.user_agent);
+        hit.visitor_id = visitor_id_with_ua_digest(&stamp.salt, "", req.ip, &ua.digest);
         // The machine-open / scanner verdict is decided by later work; until then say so.
         hit.verdict = "unknown".to_owned();
         hit
     }
 
     /// The fields every row gets from the request and the stamp: id, times, replica, geo
-    /// (from the full IP), the truncated IP, and the user-agent fields.
-    fn base(&self, req: &RequestInfo<'_>, stamp: &Stamp) -> Hit {
+    /// (from the full IP), the truncated IP, and the user-agent fields; and the UA's entry.
+    fn base(&self, req: &RequestInfo<'_>, stamp: &Stamp) -> (Hit, Arc<UaInfo>) {
         let geo = self.geo.lookup(req.ip);
         let ua = self.ua.get(req.user_agent);
-        Hit {
+        let hit = Hit {
             event_id: stamp.event_id,
             received_at: u32::try_from(stamp.now_ms / 1000).unwrap_or(u32::MAX),
             ts_ms: stamp.now_ms,
@@ -213,7 +213,8 @@ impl Enricher {
             ip: ip_text(truncate_ip(req.ip)),
             replica: self.replica.clone(),
             ..Hit::default()
-        }
+        };
+        (hit, ua)
     }
 
     /// The person a hit belongs to: through a valid `pt` of a consented person, else through

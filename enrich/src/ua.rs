@@ -18,6 +18,8 @@ pub struct UaInfo {
     pub device: &'static str,
     /// Why the client looks automated; empty for a person.
     pub bot_reason: &'static str,
+    /// SHA-256 of the UA string, an input of the anonymous visitor id.
+    pub digest: [u8; 32],
 }
 
 impl UaInfo {
@@ -56,6 +58,7 @@ pub fn classify(user_agent: &str) -> UaInfo {
         os: known(os).to_owned(),
         device,
         bot_reason,
+        digest: crate::visitor::ua_digest(user_agent),
     }
 }
 
