@@ -1,4 +1,4 @@
-// The test site's own script: the tq queue stub, a tiny SPA router and command buttons.
+//! The test site's own script: the tq queue stub, a tiny SPA router and command buttons.
 window.tq = window.tq || [];
 document.addEventListener('click', (ev) => {
   const spa = ev.target.closest('a[data-spa]');
