@@ -102,11 +102,15 @@ proptest! {
             let expected = sessionize(&canonical, &["signup"], &[]);
             let stored = stored_pageviews(&db).await;
             assert_eq!(stored, expected);
-            // Nothing changed: the watermark says so and no generation is written.
-            let again = jobs::run_days(&ch, 2, false).await.unwrap_or_else(|e| panic!("{e}"));
+            // Once merges have folded the replays (a day's watermark counts rows, so folding
+            // may cost one recompute), nothing changes: no day is recomputed.
+            ch.query("OPTIMIZE TABLE hits FINAL").execute().await.unwrap_or_else(|e| panic!("{e}"));
+            jobs::run_days(&ch, 2, false).await.unwrap_or_else(|e| panic!("{e}"));
+            let again = jobs::run_days(&ch, 3, false).await.unwrap_or_else(|e| panic!("{e}"));
             assert!(again.buckets.is_empty(), "{again:?}");
+            assert_eq!(stored_pageviews(&db).await, expected);
             // A forced rerun of the same days gives the same rows.
-            jobs::run_days(&ch, 3, true).await.unwrap_or_else(|e| panic!("{e}"));
+            jobs::run_days(&ch, 4, true).await.unwrap_or_else(|e| panic!("{e}"));
             assert_eq!(stored_pageviews(&db).await, expected);
         });
     }

@@ -9,54 +9,68 @@
 -- Source of a pageview: 1 mailing (mailing_id, utm_medium or referrer kind email), 2 campaign
 -- (utm_campaign or referrer kind campaign), else 0.
 -- All array work happens in one SELECT: ClickHouse 18.16 loses scalar columns of a subquery
--- that are used only inside a lambda.
+-- that are used only inside a lambda. No lambda captures an array column (a captured column is
+-- copied once per element, which makes a visitor's day quadratic): neighbours come from
+-- shifted copies (arrayPopFront/arrayPushBack) zipped in as lambda arguments instead.
 -- params: version UInt64 = 7, goal_events Array(String) = ['signup'], goal_paths Array(String) = ['/thank-you'], from DateTime = 1767571200, to DateTime = 1767830400, days Array(String) = ['2026-01-05','2026-01-06','2026-01-07']
 INSERT INTO r_pageviews
 SELECT
     day, toUInt64(?) AS version, site, visitor_id,
-    arrayFilter((pp, ss) -> pp != '' AND ss = s, persons, sess)[1] AS person_id,
+    pp_person[indexOf(pp_sess, s)] AS person_id,
     toUInt32(s) AS session_no,
     sess_start[s] AS session_start_ms,
     sess_end[s] AS session_end_ms,
     t AS ts_ms, e AS event_id, p AS path,
     toUInt8(k = sess_pv_before[s] + 1) AS is_entrance,
-    toUInt8(next_same = 0) AS is_exit,
+    toUInt8(next_sess != s) AS is_exit,
     toUInt8(k = sess_pv_before[s] + 1 AND sess_pv_end[s] - sess_pv_before[s] = 1) AS is_bounce,
-    toUInt8(next_same = 1 OR sess_end[s] > t) AS timed,
-    if(next_same = 1, pv_ts[k + 1], sess_end[s]) - t AS time_ms,
+    toUInt8(next_sess = s OR sess_end[s] > t) AS timed,
+    if(next_sess = s, next_ts, sess_end[s]) - t AS time_ms,
     toUInt8(src = 1) AS from_mailing,
     toUInt8(src = 2) AS from_campaign,
-    toUInt8(sess_goal_end[s] - gcum[hi] + is_goal[hi] > 0) AS converts_after
+    toUInt8(sess_goal_end[s] - g_cum + g_here > 0) AS converts_after
 FROM
 (
     SELECT
         toDate(received_at) AS day, site, visitor_id,
-        arraySort(groupArray((ts_ms, toString(event_id), type, path, event_name, person_id,
+        arrayMap((t, i) -> (t, i), groupArray(ts_ms), groupArray(toString(event_id))) AS h_key,
+        arraySort((x, k) -> k, arrayMap(k -> k.1, h_key), h_key) AS s_ts,
+        arraySort((x, k) -> k, arrayMap(k -> k.2, h_key), h_key) AS s_id,
+        arraySort((x, k) -> k, groupArray(toUInt8(type = 'pageview')), h_key) AS s_pv,
+        arraySort((x, k) -> k, groupArray(toUInt8((type = 'event' AND has(CAST(? AS Array(String)), event_name))
+            OR (type = 'pageview' AND has(CAST(? AS Array(String)), path)))), h_key) AS s_goal,
+        arraySort((x, k) -> k, groupArray(path), h_key) AS s_path,
+        arraySort((x, k) -> k, groupArray(person_id), h_key) AS s_person,
+        arraySort((x, k) -> k, groupArray(
             multiIf(mailing_id != '' OR utm_medium = 'email' OR referrer_kind = 'email', 1,
-                    utm_campaign != '' OR referrer_kind = 'campaign', 2, 0)))) AS sorted,
-        arrayFilter((x, i) -> i = 1 OR x.2 != sorted[i - 1].2, sorted, arrayEnumerate(sorted)) AS hs,
-        length(hs) AS n,
-        arrayMap(x -> x.1, hs) AS ts,
+                    utm_campaign != '' OR referrer_kind = 'campaign', 2, 0)), h_key) AS s_src,
+        arrayMap((id, prev) -> toUInt8(id != prev), s_id, arrayPopBack(arrayPushFront(s_id, ''))) AS keep,
+        arrayFilter((x, k) -> k = 1, s_ts, keep) AS ts,
+        arrayFilter((x, k) -> k = 1, s_pv, keep) AS is_pv,
+        arrayFilter((x, k) -> k = 1, s_goal, keep) AS is_goal,
+        arrayFilter((x, k) -> k = 1, s_person, keep) AS persons,
         arrayMap((g, i) -> toUInt8(i = 1 OR g > 1800000), arrayDifference(ts), arrayEnumerate(ts)) AS starts,
         arrayCumSum(starts) AS sess,
-        arrayMap(x -> x.6, hs) AS persons,
-        arrayMap(x -> toUInt8(x.3 = 'pageview'), hs) AS is_pv,
         arrayCumSum(is_pv) AS pvcum,
-        arrayMap(x -> toUInt8((x.3 = 'event' AND has(CAST(? AS Array(String)), x.5)) OR (x.3 = 'pageview' AND has(CAST(? AS Array(String)), x.4))), hs) AS is_goal,
         arrayCumSum(is_goal) AS gcum,
-        arrayMap(i -> toUInt8(i = n OR starts[i + 1] = 1), arrayEnumerate(ts)) AS is_last,
+        arrayPopFront(arrayPushBack(starts, 1)) AS is_last,
         arrayFilter((x, st) -> st = 1, ts, starts) AS sess_start,
         arrayFilter((x, l) -> l = 1, ts, is_last) AS sess_end,
         arrayFilter((x, l) -> l = 1, gcum, is_last) AS sess_goal_end,
         arrayFilter((x, l) -> l = 1, pvcum, is_last) AS sess_pv_end,
-        arrayMap(i -> if(i = 1, 0, sess_pv_end[i - 1]), arrayEnumerate(sess_pv_end)) AS sess_pv_before,
+        arrayPopBack(arrayPushFront(sess_pv_end, 0)) AS sess_pv_before,
+        arrayFilter((x, pp) -> pp != '', sess, persons) AS pp_sess,
+        arrayFilter(x -> x != '', persons) AS pp_person,
+        arrayMap((k, pv) -> k * pv, keep, s_pv) AS keep_pv,
         arrayFilter((x, pv) -> pv = 1, ts, is_pv) AS pv_ts,
         arrayFilter((x, pv) -> pv = 1, sess, is_pv) AS pv_sess,
-        arrayFilter((x, pv) -> pv = 1, arrayEnumerate(ts), is_pv) AS pv_idx,
-        arrayFilter((x, pv) -> pv = 1, arrayMap(h -> h.4, hs), is_pv) AS pv_path,
-        arrayFilter((x, pv) -> pv = 1, arrayMap(h -> h.2, hs), is_pv) AS pv_eid,
-        arrayFilter((x, pv) -> pv = 1, arrayMap(h -> h.7, hs), is_pv) AS pv_src,
-        arrayMap((ss, i) -> toUInt8(i < length(pv_sess) AND pv_sess[i + 1] = ss), pv_sess, arrayEnumerate(pv_sess)) AS pv_next_same
+        arrayPopFront(arrayPushBack(pv_ts, 0)) AS pv_next_ts,
+        arrayPopFront(arrayPushBack(pv_sess, 0)) AS pv_next_sess,
+        arrayFilter((x, pv) -> pv = 1, gcum, is_pv) AS pv_gcum,
+        arrayFilter((x, pv) -> pv = 1, is_goal, is_pv) AS pv_goal,
+        arrayFilter((x, k) -> k = 1, s_path, keep_pv) AS pv_path,
+        arrayFilter((x, k) -> k = 1, s_id, keep_pv) AS pv_id,
+        arrayFilter((x, k) -> k = 1, s_src, keep_pv) AS pv_src
     FROM hits
     WHERE received_at >= toDateTime(?) AND received_at < toDateTime(?)
       AND has(arrayMap(d -> toDate(d), CAST(? AS Array(String))), toDate(received_at))
@@ -67,9 +81,11 @@ FROM
 ARRAY JOIN
     pv_ts AS t,
     pv_sess AS s,
-    pv_idx AS hi,
+    pv_next_ts AS next_ts,
+    pv_next_sess AS next_sess,
+    pv_gcum AS g_cum,
+    pv_goal AS g_here,
     pv_path AS p,
-    pv_eid AS e,
+    pv_id AS e,
     pv_src AS src,
-    pv_next_same AS next_same,
     arrayEnumerate(pv_ts) AS k

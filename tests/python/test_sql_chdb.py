@@ -67,16 +67,19 @@ def run_all(engine, data):
             engine.query(render(sql, {**extra, **overrides}), db)
     out = {}
     for path in sorted(QUERIES.glob("*.sql")):
-        if path.name.startswith(("job_", "commit_", "funnel_put", "goal_put")):
+        if path.name.startswith(("job_", "commit_", "funnel_put", "goal_put", "fingerprint_days")):
             continue
         out[path.name] = engine.query(render(path.read_text()), db)
-    # Watermarks must not move when merges fold replayed copies (the engines merge at their
-    # own pace): after folding everything, the fingerprints are the same as before.
+    # The mailing watermarks count distinct ids, so merges folding replayed copies (each
+    # engine merges at its own pace) do not move them; the day watermark counts rows (cheaper
+    # over millions of hits), so it is compared once both engines have folded everything.
     for table in ("hits", "mailing_sends", "persons"):
         engine.query(f"OPTIMIZE TABLE {table} FINAL", db)
     for path in sorted(QUERIES.glob("fingerprint_*.sql")):
         again = engine.query(render(path.read_text()), db)
-        assert again == out[path.name], f"{path.name} moved with a merge"
+        if path.name != "fingerprint_days.sql":
+            assert again == out[path.name], f"{path.name} moved with a merge"
+        out[path.name] = again
     return out
 
 

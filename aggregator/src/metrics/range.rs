@@ -7,6 +7,9 @@ use crate::api::{ApiError, Req};
 /// Latest instant accepted: 9999-12-31T23:59:59Z.
 const MAX_S: u64 = 253_402_300_799;
 
+/// 2105-12-31 as a day number: the last day ClickHouse 18.16 `Date` handles.
+const LAST_DATE_DAY: i64 = 49_672;
+
 /// A half-open time range `[from_s, to_s)` in Unix seconds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Range {
@@ -36,9 +39,11 @@ impl Range {
 
     /// The whole UTC days the range touches, as `[first_day, end_day)` dates `YYYY-MM-DD`:
     /// day-aggregated results count a day when any of it is in the range.
+    /// Days are clamped to 2105-12-31, the end of ClickHouse 18.16 `Date`.
     pub fn days(&self) -> (String, String) {
-        let first = self.from_s / 86_400;
-        let end = self.to_s.div_ceil(86_400);
+        let last = LAST_DATE_DAY as u64;
+        let first = (self.from_s / 86_400).min(last);
+        let end = self.to_s.div_ceil(86_400).min(last);
         (date_of_day(first as i64), date_of_day(end as i64))
     }
 
@@ -276,6 +281,8 @@ mod tests {
         ]))
         .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(r.days(), ("2026-01-05".into(), "2026-01-06".into()));
+        let all = Range::from_req(&req(&[])).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(all.days(), ("1970-01-01".into(), "2105-12-31".into()));
         let e = ident_filter(&req(&[("site", "a b")]), "site").expect_err("must be refused");
         assert!(matches!(e, ApiError::Invalid { field: Some(ref f), .. } if f == "site"));
     }

@@ -67,6 +67,13 @@ pub async fn start(prefix: &str) -> Server {
 impl Server {
     /// One request with the bearer token; returns (status, body as JSON or Null).
     pub async fn call(&self, method: &str, path: &str, body: &str) -> (u16, serde_json::Value) {
+        let (status, text) = self.call_text(method, path, body).await;
+        let json = serde_json::from_str(&text).unwrap_or(serde_json::Value::Null);
+        (status, json)
+    }
+
+    /// One request with the bearer token; returns (status, body text).
+    pub async fn call_text(&self, method: &str, path: &str, body: &str) -> (u16, String) {
         let mut s = tokio::net::TcpStream::connect(self.addr)
             .await
             .unwrap_or_else(|e| panic!("connect: {e}"));
@@ -89,8 +96,7 @@ impl Server {
             .nth(1)
             .and_then(|s| s.parse().ok())
             .unwrap_or(0);
-        let json = serde_json::from_str(body).unwrap_or(serde_json::Value::Null);
-        (status, json)
+        (status, body.to_string())
     }
 
     /// A GET that must answer 200.

@@ -1,0 +1,227 @@
+//! Benchmark of the metric jobs and the metric API on generated data, against a private
+//! ClickHouse server (testkit, free loopback port, temp dir):
+//!
+//! ```sh
+//! cargo run --release -p aggregator --example refresh_bench [-- HITS]   # default 10 000 000
+//! ```
+//!
+//! Generates HITS hits over 30 days on the server (INSERT … SELECT from numbers()), times a
+//! full recompute of every job, then a one-minute increment (the hits of one minute arriving
+//! on the last day), then the p50/p99 latency of each metric endpoint over sequential calls.
+//! Prints a Markdown table for BENCHMARKS.md.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use aggregator::api::AppState;
+use aggregator::metrics::jobs::{self, Job};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+const TOKEN: &str = "bench-admin-token-0123456789";
+/// 2026-01-01 00:00 UTC.
+const BASE_S: u64 = 1_767_225_600;
+const VISITORS: u64 = 300_000;
+
+/// Hits over 30 days: 300 000 visitors on 5 sites, sessions of six hits 40 s apart with a 2 h
+/// break between sessions, pageviews on 200 paths, pings, signup events; every 50th visitor
+/// is a known person whose first two hits are an open and a click of one of 20 mailings.
+const GENERATE: &str = "
+INSERT INTO hits (event_id, received_at, ts_ms, site, type, path, visitor_id, person_id,
+                  account_id, consent, mailing_id, link_id, verdict, event_name, replica)
+SELECT generateUUIDv4(), toDateTime(intDiv(ts, 1000)), ts,
+       concat('s', toString(v % 5)), ty,
+       concat('/p', toString(intHash32(n) % 200)),
+       concat('v', toString(v)),
+       if(v % 50 = 0, concat('p', toString(v)), ''),
+       if(v % 50 = 0, concat('a', toString(v % 97)), ''),
+       toUInt8(v % 50 = 0),
+       if(ty IN ('open', 'click'), concat('m', toString(intDiv(v, 50) % 20)), ''),
+       if(ty = 'click', concat('l', toString(n % 3)), ''),
+       if(ty IN ('open', 'click'), if(n % 4 = 0, 'apple_mpp', 'human'), ''),
+       if(ty = 'event', 'signup', ''),
+       if(n % 2 = 0, 'r1', 'r2')
+FROM
+(
+    SELECT number AS n, number % 300000 AS v, intDiv(number, 300000) AS k,
+           ? * 1000 + (intHash32(v) % (29 * 86400)) * 1000 + k * 40000 + intDiv(k, 6) * 7200000 AS ts,
+           multiIf(v % 50 = 0 AND k = 0, 'open', v % 50 = 0 AND k = 1, 'click',
+                   k % 5 = 3, 'ping', k % 11 = 7, 'event', 'pageview') AS ty
+    FROM numbers(?)
+)";
+
+async fn http_get(addr: std::net::SocketAddr, path: &str) -> (u16, usize) {
+    let Ok(mut s) = tokio::net::TcpStream::connect(addr).await else {
+        return (0, 0);
+    };
+    let req = format!(
+        "GET {path} HTTP/1.1\r\nHost: b\r\nAuthorization: Bearer {TOKEN}\r\nConnection: close\r\n\r\n"
+    );
+    if s.write_all(req.as_bytes()).await.is_err() {
+        return (0, 0);
+    }
+    let mut raw = Vec::new();
+    let _ = s.read_to_end(&mut raw).await;
+    let text = String::from_utf8_lossy(&raw);
+    let status = text
+        .split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    (status, raw.len())
+}
+
+fn pct(sorted: &[Duration], q: f64) -> f64 {
+    let i = ((q * sorted.len() as f64) as usize).min(sorted.len().saturating_sub(1));
+    sorted
+        .get(i)
+        .map(|d| d.as_secs_f64() * 1000.0)
+        .unwrap_or(0.0)
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let hits: u64 = std::env::args()
+        .nth(1)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(10_000_000);
+    let server = testkit::ClickHouseServer::start();
+    let db = server.fresh_db("bench").await;
+    let ch = db.client();
+    let t = Instant::now();
+    ch.query(GENERATE).bind(BASE_S).bind(hits).execute().await?;
+    ch.query(
+        "INSERT INTO mailing_sends SELECT concat('m', toString(intDiv(v, 50) % 20)), concat('p', toString(v)), \
+         toDateTime(?) FROM (SELECT number * 50 AS v FROM numbers(?))",
+    )
+    .bind(BASE_S)
+    .bind(VISITORS / 50)
+    .execute()
+    .await?;
+    ch.query(
+        "INSERT INTO consents SELECT concat('c', toString(v)), concat('p', toString(v)), \
+         'tracking', 1, 'bench', 'v1', toDateTime(?), 'bench', now() \
+         FROM (SELECT number * 50 AS v FROM numbers(?))",
+    )
+    .bind(BASE_S)
+    .bind(VISITORS / 50)
+    .execute()
+    .await?;
+    ch.query("INSERT INTO goals VALUES ('signup', '{\"event\":\"signup\"}', now(), 1)")
+        .execute()
+        .await?;
+    let generated = t.elapsed();
+    let count: u64 = ch.query("SELECT count() FROM hits").fetch_one().await?;
+    println!("generated {count} hits in {:.1} s", generated.as_secs_f64());
+
+    let mut rows = Vec::new();
+    let full = Instant::now();
+    for job in Job::ALL {
+        let t = Instant::now();
+        let r = jobs::run(&ch, job, 1, true).await?;
+        rows.push(format!(
+            "| full recompute, job `{job}` ({} buckets) | {:.2} s |",
+            r.buckets.len(),
+            t.elapsed().as_secs_f64()
+        ));
+    }
+    rows.push(format!(
+        "| **full recompute, all jobs** | **{:.2} s** (target < 10 s) |",
+        full.elapsed().as_secs_f64()
+    ));
+
+    // One minute of traffic (hits / 30 days / 1440 minutes) lands on the last day.
+    let per_minute = (hits / (30 * 1440)).max(1);
+    let minute_start = BASE_S + 29 * 86_400 + 12 * 3600;
+    // Same shape as GENERATE, but every hit inside that one minute.
+    let minute = GENERATE.replace(
+        "? * 1000 + (intHash32(v) % (29 * 86400)) * 1000 + k * 40000 + intDiv(k, 6) * 7200000",
+        "? * 1000 + intHash32(n) % 60000",
+    );
+    ch.query(&minute)
+        .bind(minute_start)
+        .bind(per_minute)
+        .execute()
+        .await?;
+    let inc = Instant::now();
+    let mut buckets = 0;
+    for job in Job::ALL {
+        buckets += jobs::run(&ch, job, 2, false).await?.buckets.len();
+    }
+    rows.push(format!(
+        "| **one-minute increment ({per_minute} new hits, {buckets} buckets recomputed)** | **{:.2} s** (target < 1 s) |",
+        inc.elapsed().as_secs_f64()
+    ));
+    let idle = Instant::now();
+    for job in Job::ALL {
+        jobs::run(&ch, job, 3, false).await?;
+    }
+    rows.push(format!(
+        "| refresh with nothing new (watermark check only) | {:.2} s |",
+        idle.elapsed().as_secs_f64()
+    ));
+
+    // The API over the computed tables.
+    let m: HashMap<String, String> = [
+        ("CLICKHOUSE_URL", db.url.as_str()),
+        ("CLICKHOUSE_DATABASE", db.database.as_str()),
+        ("LINK_KEYS", "k1:0123456789abcdef0123"),
+        ("ADMIN_TOKEN", TOKEN),
+        ("AGGREGATOR_PUBLIC_URL", "https://t.example.com"),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    let config = aggregator::Config::from_source(&m).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let state = Arc::new(AppState::new(config));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    let (_stop, rx) = tokio::sync::oneshot::channel::<()>();
+    let serving = Arc::clone(&state);
+    tokio::spawn(async move {
+        let stop = async {
+            let _ = rx.await;
+        };
+        let _ = aggregator::server::serve(serving, listener, stop, Duration::from_secs(1)).await;
+    });
+    let (st, _) = http_get(addr, "/api/funnels/buy?site=s1").await;
+    if st == 404 {
+        let mut s = tokio::net::TcpStream::connect(addr).await?;
+        let body = r#"{"steps":[{"name":"a","path":"/p1"},{"name":"b","path":"/p2*"},{"name":"c","event":"signup"}],"window_s":3600}"#;
+        let req = format!("PUT /api/funnels/buy HTTP/1.1\r\nHost: b\r\nAuthorization: Bearer {TOKEN}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len());
+        s.write_all(req.as_bytes()).await?;
+        let mut sink = Vec::new();
+        s.read_to_end(&mut sink).await?;
+    }
+    for path in [
+        "/api/pages?site=s1&from=2026-01-01&to=2026-02-01&limit=50",
+        "/api/pages?from=2026-01-20&to=2026-01-21&limit=50",
+        "/api/mailings/m1/response?goal=signup",
+        "/api/persons/p50/activities",
+        "/api/activities?limit=100",
+        "/api/funnels/buy?site=s1&from=2026-01-29&to=2026-01-30",
+    ] {
+        let mut lat = Vec::new();
+        let mut bytes = 0;
+        for _ in 0..100 {
+            let t = Instant::now();
+            let (status, n) = http_get(addr, path).await;
+            lat.push(t.elapsed());
+            bytes = n;
+            if status != 200 {
+                anyhow::bail!("{path} answered {status}");
+            }
+        }
+        lat.sort_unstable();
+        rows.push(format!(
+            "| `GET {path}` ({bytes} bytes), 100 calls | p50 {:.1} ms, p99 {:.1} ms |",
+            pct(&lat, 0.5),
+            pct(&lat, 0.99)
+        ));
+    }
+    println!("\n| what | time |\n|---|---|");
+    for r in rows {
+        println!("{r}");
+    }
+    Ok(())
+}
