@@ -12,6 +12,11 @@ use collector::{Config, Listeners};
 use common::config::Layered;
 use tokio::net::TcpListener;
 
+/// mimalloc: about 9% less CPU per hit than the system allocator on the parse + enrich path
+/// (benches/examples/cpu_per_hit), where a hit makes a few dozen small allocations.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Exit code for a bad setting (`EX_USAGE` from sysexits.h).
 const EXIT_CONFIG: u8 = 64;
 
