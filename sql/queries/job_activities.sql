@@ -5,7 +5,7 @@
 -- first_seen is kept from the last committed generation of the day, so the change feed's
 -- cursor (first_seen, ts_ms, activity_id) never sends a row twice and never skips one that
 -- appears late (a replayed batch gets the first_seen of the run that first saw it).
--- params: version UInt64 = 7, days Array(String) = ['2026-01-05','2026-01-06','2026-01-07'], from DateTime = 1767571200, to DateTime = 1767830400, event_goal_names Array(String) = ['signup'], event_goal_values Array(String) = ['signup'], path_goal_names Array(String) = ['thanks'], path_goal_values Array(String) = ['/thank-you'], days2 Array(String) = ['2026-01-05','2026-01-06','2026-01-07'], from2 DateTime = 1767571200, to2 DateTime = 1767830400, source_version UInt64 = 7, days3 Array(String) = ['2026-01-05','2026-01-06','2026-01-07']
+-- params: version UInt64 = 7, days Array(String) = ['2026-01-05','2026-01-06','2026-01-07'], from DateTime = 1767571200, to DateTime = 1767830400, event_goal_names Array(String) = ['signup'], event_goal_values Array(String) = ['signup'], path_goal_names Array(String) = ['thanks'], path_goal_values Array(String) = ['/thank-you'], days2 Array(String) = ['2026-01-05','2026-01-06','2026-01-07'], from2 DateTime = 1767571200, to2 DateTime = 1767830400, first_day String = '2026-01-05', last_day String = '2026-01-07', source_version UInt64 = 7, first_day2 String = '2026-01-05', last_day2 String = '2026-01-07', days3 Array(String) = ['2026-01-05','2026-01-06','2026-01-07']
 INSERT INTO r_activities
 SELECT
     a_day, a_version,
@@ -77,7 +77,7 @@ FROM
                 any(session_end_ms) AS v_end,
                 arraySort(groupArray((ts_ms, event_id, path))) AS v_sorted
             FROM r_pageviews
-            WHERE version = ? AND person_id != ''
+            WHERE day >= toDate(?) AND day <= toDate(?) AND version = ? AND person_id != ''
             GROUP BY day, site, visitor_id, session_no
         )
     )
@@ -86,7 +86,8 @@ ANY LEFT JOIN
 (
     SELECT activity_id, first_seen AS prev_first_seen
     FROM r_activities
-    WHERE (toString(day), version) IN
+    WHERE day >= toDate(?) AND day <= toDate(?)
+      AND (toString(day), version) IN
           (SELECT bucket, max(version) FROM r_generations WHERE job = 'days' GROUP BY bucket)
       AND has(arrayMap(d -> toDate(d), CAST(? AS Array(String))), day)
 ) AS r2 USING activity_id

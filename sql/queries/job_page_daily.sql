@@ -1,9 +1,10 @@
 -- Job "days", step 2: page effectiveness per (day, site, path) from the pageviews of
--- generation `version` (written by job_pageviews.sql in the same run).
+-- generation `version` (written by job_pageviews.sql in the same run). The day range lets
+-- the primary key skip the other days' rows.
 -- Visits are sessions through the page; a visit converts when a goal is reached in the same
 -- session at or after a view of the page. Visits from mailings/campaigns count the sessions
 -- that entered on the page from one. Median time keeps an exact state so days merge exactly.
--- params: version UInt64 = 7, source_version UInt64 = 7
+-- params: version UInt64 = 7, first_day String = '2026-01-05', last_day String = '2026-01-07', source_version UInt64 = 7
 INSERT INTO r_page_daily
 SELECT
     day, toUInt64(?) AS version, site, path,
@@ -20,5 +21,5 @@ SELECT
     sumIf(from_mailing, is_entrance = 1) AS visits_from_mailing,
     sumIf(from_campaign, is_entrance = 1) AS visits_from_campaign
 FROM r_pageviews
-WHERE version = ?
+WHERE day >= toDate(?) AND day <= toDate(?) AND version = ?
 GROUP BY day, site, path

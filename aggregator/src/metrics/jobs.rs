@@ -10,7 +10,7 @@ use clickhouse::Client;
 
 use super::goals::Goals;
 use super::queries;
-use super::range::parse_date;
+use super::range::{date_of_day, parse_date};
 
 /// The metric jobs, in the order a refresh runs them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -135,8 +135,11 @@ pub async fn run_days(
         .bind(&days)
         .execute()
         .await?;
+    let (first_day, last_day) = (date_of_day(*first), date_of_day(*last));
     ch.query(queries::JOB_PAGE_DAILY)
         .bind(version)
+        .bind(&first_day)
+        .bind(&last_day)
         .bind(version)
         .execute()
         .await?;
@@ -152,7 +155,11 @@ pub async fn run_days(
         .bind(&days)
         .bind(from)
         .bind(to)
+        .bind(&first_day)
+        .bind(&last_day)
         .bind(version)
+        .bind(&first_day)
+        .bind(&last_day)
         .bind(&days)
         .execute()
         .await?;
