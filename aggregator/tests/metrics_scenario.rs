@@ -740,6 +740,8 @@ async fn bad_parameters_are_named() {
     }
     let (st, _) = s.call("GET", "/api/funnels/unknown?site=shop", "").await;
     assert_eq!(st, 404);
+    let (st, _) = s.call("GET", "/api/persons/nobody/activities", "").await;
+    assert_eq!(st, 404);
     let (st, b) = s
         .call("GET", "/api/mailings/m1/response?goal=nope", "")
         .await;

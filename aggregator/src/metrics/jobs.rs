@@ -2,6 +2,11 @@
 //! mailings) with those of the last committed generation (the watermark), recomputes only the
 //! buckets that changed, and commits them as a new generation. A rerun over unchanged input
 //! does nothing; a forced rerun of the same buckets writes the same rows again.
+//!
+//! Known gap: result tables are ReplacingMergeTree(version), so a merge that runs between a
+//! generation's insert and its commit can fold the committed rows of a bucket into the not yet
+//! committed ones; readers then miss that bucket until the commit lands (about a second), or
+//! until the next run if this one fails before committing.
 
 use std::collections::BTreeMap;
 use std::fmt;

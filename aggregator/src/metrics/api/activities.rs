@@ -156,6 +156,9 @@ pub async fn person(state: Arc<AppState>, req: Req) -> ApiResult {
         .bind(&person)
         .fetch_optional()
         .await?;
+    let Some(account) = account else {
+        return Err(ApiError::Missing(format!("no person {person:?}")));
+    };
     let standing = consenting(ch, vec![person.clone()])
         .await?
         .contains(&person);
@@ -173,9 +176,6 @@ pub async fn person(state: Arc<AppState>, req: Req) -> ApiResult {
         .bind(to_ms)
         .fetch_all()
         .await?;
-    if account.is_none() && acts.is_empty() {
-        return Err(ApiError::Missing(format!("no person {person:?}")));
-    }
     let mut tally = Tally::default();
     let mut items: Vec<(u64, Value)> = Vec::new();
     for a in &acts {
