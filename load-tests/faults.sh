@@ -21,7 +21,7 @@ WORK=$(mktemp -d)
 . "$ROOT/load-tests/lib.sh"
 
 if [ "$SUITE" = full ]; then
-  MEASURE_S=15 STEADY_S=600 WINDOW=60 CHKILL_S=100 CHDOWN_S=60 SLOW_S=60 FROZEN_S=20 RESTART_S=40 SPOOL_S=15 OVER_S=60
+  MEASURE_S=15 STEADY_S=600 WINDOW=60 CHKILL_S=100 CHDOWN_S=60 SLOW_S=60 FROZEN_S=20 RESTART_S=40 SPOOL_S=15 OVER_S=30
 else
   MEASURE_S=5 STEADY_S=15 WINDOW=5 CHKILL_S=14 CHDOWN_S=6 SLOW_S=12 FROZEN_S=5 RESTART_S=10 SPOOL_S=6 OVER_S=3
 fi
@@ -68,10 +68,12 @@ log "max $MAX req/s"
 # 1. Steady mixed load at 70% of max.
 inserts0=$(metric collector_insert_duration_seconds_count)
 log "steady: $(rate 0.7) req/s for ${STEADY_S}s"
-start_load steady --mode rate --rate "$(rate 0.7)" --duration "$STEADY_S" --connections 32
+start_load steady --mode rate --rate "$(rate 0.7)" --duration "$STEADY_S" --connections 32 \
+  --max-requests "$(python3 -c "print(int($(rate 0.7) * $STEADY_S * 1.05) + 1000)")"
 wait_load
 inserts=$(( $(metric collector_insert_duration_seconds_count) - inserts0 ))
-finish steady "{\"inserts\": $inserts, \"inserts_per_s\": $(python3 -c "print(round($inserts / $STEADY_S, 2))")}"
+per_s=$(python3 -c "import json; print(round($inserts / json.load(open('$OUT/steady.json'))['elapsed_s'], 2))")
+finish steady "{\"inserts\": $inserts, \"inserts_per_s\": $per_s}"
 
 # 2. ClickHouse killed under load, restarted after CHDOWN_S.
 log "clickhouse-kill: down ${CHDOWN_S}s under $(rate 0.3) req/s"
@@ -132,7 +134,8 @@ collector_term; collector_start
 
 # 7. 3x overload (open loop at 3x max, ClickHouse up), then recovery at 30%.
 log "overload: $(rate 3) req/s offered for ${OVER_S}s"
-start_load overload-3x --mode rate --rate "$(rate 3)" --duration "$OVER_S" --connections 256 --timeout-ms 10000 --settle-timeout 120
+start_load overload-3x --mode rate --rate "$(rate 3)" --duration "$OVER_S" --connections 256 --timeout-ms 10000 \
+  --settle-timeout 120 --max-requests "$(python3 -c "print(int($(rate 3) * $OVER_S) + 1000)")"
 wait_load; finish overload-3x
 start_load overload-recovery --mode rate --rate "$(rate 0.3)" --duration 5
 wait_load; finish overload-recovery

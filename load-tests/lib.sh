@@ -21,11 +21,14 @@ ch_resume() { kill -CONT "$(ch_pid)"; }
 # --- the collector ----------------------------------------------------------------------------
 # Extra settings go in COLLECTOR_EXTRA_ENV ("KEY=value KEY2=value").
 collector_start() {
+  local geo=""
+  # Without the GeoLite2 file (setup could not fetch it) the collector runs without geo fields.
+  [ -s "$GEOIP" ] && geo="GEOIP_CITY_DB=$GEOIP"
   # shellcheck disable=SC2086
   env COLLECTOR_LISTEN="127.0.0.1:$COL_PORT" COLLECTOR_OPS_LISTEN="127.0.0.1:$OPS_PORT" \
       CLICKHOUSE_URL="http://127.0.0.1:$CH_HTTP" CLICKHOUSE_DATABASE="$DB" \
       COLLECTOR_SPOOL_DIR="$WORK/spool" COLLECTOR_TRUSTED_PROXIES="127.0.0.1/32" \
-      GEOIP_CITY_DB="$GEOIP" COLLECTOR_LOG=warn ${COLLECTOR_EXTRA_ENV:-} \
+      $geo COLLECTOR_LOG=warn ${COLLECTOR_EXTRA_ENV:-} \
       "$BIN/collector" >>"$WORK/collector.log" 2>&1 &
   echo $! >"$WORK/collector.pid"
   for _ in $(seq 1 100); do
