@@ -36,18 +36,20 @@ FROM
         arrayMap((t, i) -> (t, i), groupArray(ts_ms), groupArray(toString(event_id))) AS h_key,
         arraySort((x, k) -> k, arrayMap(k -> k.1, h_key), h_key) AS s_ts,
         arraySort((x, k) -> k, arrayMap(k -> k.2, h_key), h_key) AS s_id,
-        arraySort((x, k) -> k, groupArray(toUInt8(type = 'pageview')), h_key) AS s_pv,
-        arraySort((x, k) -> k, groupArray(toUInt8((type = 'event' AND has(CAST(? AS Array(String)), event_name))
-            OR (type = 'pageview' AND has(CAST(? AS Array(String)), path)))), h_key) AS s_goal,
+        -- One sort for three flags: bit 0 pageview, bit 1 goal, bits 2-3 source.
+        arraySort((x, k) -> k, groupArray(toUInt8(
+            (type = 'pageview')
+            + 2 * ((type = 'event' AND has(CAST(? AS Array(String)), event_name))
+                   OR (type = 'pageview' AND has(CAST(? AS Array(String)), path)))
+            + 4 * multiIf(mailing_id != '' OR utm_medium = 'email' OR referrer_kind = 'email', 1,
+                          utm_campaign != '' OR referrer_kind = 'campaign', 2, 0))), h_key) AS s_code,
+        arrayMap(c -> bitAnd(c, 1), s_code) AS s_pv,
         arraySort((x, k) -> k, groupArray(path), h_key) AS s_path,
         arraySort((x, k) -> k, groupArray(person_id), h_key) AS s_person,
-        arraySort((x, k) -> k, groupArray(
-            multiIf(mailing_id != '' OR utm_medium = 'email' OR referrer_kind = 'email', 1,
-                    utm_campaign != '' OR referrer_kind = 'campaign', 2, 0)), h_key) AS s_src,
         arrayMap((id, prev) -> toUInt8(id != prev), s_id, arrayPopBack(arrayPushFront(s_id, ''))) AS keep,
         arrayFilter((x, k) -> k = 1, s_ts, keep) AS ts,
         arrayFilter((x, k) -> k = 1, s_pv, keep) AS is_pv,
-        arrayFilter((x, k) -> k = 1, s_goal, keep) AS is_goal,
+        arrayFilter((c, k) -> k = 1, arrayMap(c -> bitAnd(bitShiftRight(c, 1), 1), s_code), keep) AS is_goal,
         arrayFilter((x, k) -> k = 1, s_person, keep) AS persons,
         arrayMap((g, i) -> toUInt8(i = 1 OR g > 1800000), arrayDifference(ts), arrayEnumerate(ts)) AS starts,
         arrayCumSum(starts) AS sess,
@@ -70,7 +72,7 @@ FROM
         arrayFilter((x, pv) -> pv = 1, is_goal, is_pv) AS pv_goal,
         arrayFilter((x, k) -> k = 1, s_path, keep_pv) AS pv_path,
         arrayFilter((x, k) -> k = 1, s_id, keep_pv) AS pv_id,
-        arrayFilter((x, k) -> k = 1, s_src, keep_pv) AS pv_src
+        arrayFilter((c, k) -> k = 1, arrayMap(c -> bitShiftRight(c, 2), s_code), keep_pv) AS pv_src
     FROM hits
     WHERE received_at >= toDateTime(?) AND received_at < toDateTime(?)
       AND has(arrayMap(d -> toDate(d), CAST(? AS Array(String))), toDate(received_at))
