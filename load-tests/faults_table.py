@@ -46,6 +46,8 @@ for r in results:
         notes.append(f"{t['connect_errors']} requests refused while down")
     if t["unknown"]:
         notes.append(f"{t['unknown']} requests without answer ({t['unknown_hits']} hits)")
+    if t.get("not_sent"):
+        notes.append(f"{t['not_sent']:,} due requests not sent when the time ran out (backlog)")
     if j["intentional_drops"]:
         notes.append(f"{j['intentional_drops']} pixel hits dropped on purpose")
     if r["name"] == "steady" and j["windows"]:

@@ -74,6 +74,8 @@ stack_init() {
   trap stack_cleanup EXIT
 }
 stack_cleanup() {
+  # Keep the logs with the raw output, whatever happened.
+  [ -n "${OUT:-}" ] && cp "$WORK"/*.log "$OUT"/ 2>/dev/null
   for f in collector bare; do
     if [ -f "$WORK/$f.pid" ]; then
       { kill -9 "$(cat "$WORK/$f.pid")"; wait "$(cat "$WORK/$f.pid")"; } 2>/dev/null || true

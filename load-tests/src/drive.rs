@@ -80,6 +80,9 @@ pub struct Tally {
     pub unknown: u64,
     /// Hits in those requests.
     pub unknown_hits: u64,
+    /// Open loop only: requests due before the time ran out that were never sent because the
+    /// workers were still busy with a backlog (the server could not keep up).
+    pub not_sent: u64,
 }
 
 impl Tally {
@@ -98,6 +101,7 @@ impl Tally {
         self.connect_errors += o.connect_errors;
         self.unknown += o.unknown;
         self.unknown_hits += o.unknown_hits;
+        self.not_sent += o.not_sent;
     }
 
     /// Hits the collector said it took (before subtracting counted intentional drops).
@@ -137,7 +141,18 @@ impl Shared {
             Pace::Rate(r) => self.start + Duration::from_secs_f64(i as f64 / r.max(0.001)),
             Pace::Max => Instant::now(),
         };
-        (due < self.deadline).then_some(due)
+        // The time bound is hard: once it has passed, tickets still due from a backlog (open
+        // loop against a server that fell behind, or is down) are not sent but counted.
+        (due < self.deadline && Instant::now() < self.deadline).then_some(due)
+    }
+
+    /// Tickets that were due before the deadline (what the plan offered).
+    fn offered(&self) -> u64 {
+        let due = match self.plan.pace {
+            Pace::Rate(r) => (self.plan.duration.as_secs_f64() * r).ceil() as u64,
+            Pace::Max => 0,
+        };
+        due.min(self.plan.max_requests)
     }
 }
 
@@ -165,6 +180,7 @@ pub async fn run(plan: Plan) -> Outcome {
         }
     }
     out.elapsed = start.elapsed();
+    out.tally.not_sent = shared.offered().saturating_sub(out.tally.requests);
     out
 }
 

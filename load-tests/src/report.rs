@@ -219,10 +219,10 @@ pub fn describe(r: &Report) -> String {
     );
     s += &format!(
         "pixels 200: {} valid, {} invalid, {} other | beacons 202: {} ({} hits), 503: {} ({} hits, p99 {:.2} ms), 400: {}, other: {}\n\
-         connect errors {} | unknown outcome {} ({} hits) | intentional pixel drops {}\n",
+         connect errors {} | unknown outcome {} ({} hits) | intentional pixel drops {} | not sent (time ran out) {}\n",
         t.pixel_ok, t.pixel_invalid_ok, t.pixel_other, t.beacon_accepted, t.beacon_accepted_hits,
         t.beacon_503, t.beacon_503_hits, r.rejected_latency.p99_ms, t.beacon_400, t.beacon_other,
-        t.connect_errors, t.unknown, t.unknown_hits, r.intentional_drops,
+        t.connect_errors, t.unknown, t.unknown_hits, r.intentional_drops, t.not_sent,
     );
     if let Some(m) = &r.rss {
         s += &format!(

@@ -77,6 +77,7 @@ async fn open_loop_sends_the_rate_times_the_duration() {
     // Tickets due before the deadline: 0, 1/400 s, ... < 0.5 s.
     assert_eq!(out.tally.requests, 200);
     assert_eq!(out.tally.pixel_ok, 200);
+    assert_eq!(out.tally.not_sent, 0);
 }
 
 #[tokio::test]
@@ -99,4 +100,19 @@ async fn a_closed_port_counts_connect_errors_and_stops_at_the_bound() {
     assert_eq!(out.tally.requests, 40);
     assert_eq!(out.tally.connect_errors, 40);
     assert_eq!(out.tally.answered_accepted_hits(), 0);
+}
+
+#[tokio::test]
+async fn the_time_bound_holds_when_the_server_is_down() {
+    // Open loop at 5000 req/s for 1 s against a closed port: connect errors back off, so a
+    // backlog builds; the run must stop sending at its deadline (not drain the backlog) and
+    // count what it never sent.
+    let port = testkit::free_port();
+    let target = format!("127.0.0.1:{port}").parse().expect("addr");
+    let mut p = plan(target, Pace::Rate(5000.0), 1_000_000, 0.0);
+    p.duration = Duration::from_secs(1);
+    let out = drive::run(p).await;
+    assert_eq!(out.tally.requests, out.tally.connect_errors);
+    assert!(out.tally.not_sent > 0);
+    assert_eq!(out.tally.requests + out.tally.not_sent, 5000);
 }
