@@ -70,7 +70,7 @@ impl App {
     pub fn stamp(&self) -> enrich::Stamp {
         let now_ms = crate::now_ms();
         enrich::Stamp {
-            event_id: uuid::Uuid::new_v4(),
+            event_id: new_event_id(),
             now_ms,
             salt: self.salts.for_time(now_ms),
         }
@@ -179,5 +179,23 @@ pub async fn serve<H, F>(
             drain_s = limits.drain.as_secs(),
             "connections still open after the drain period; closing them"
         );
+    }
+}
+
+/// A random (v4) event id from the thread-local CSPRNG: `Uuid::new_v4` asks the kernel for
+/// every id (a syscall per hit on the hot path), this does not.
+pub fn new_event_id() -> uuid::Uuid {
+    uuid::Builder::from_random_bytes(rand::random()).into_uuid()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn event_ids_are_random_v4() {
+        let a = super::new_event_id();
+        let b = super::new_event_id();
+        assert_ne!(a, b);
+        assert_eq!(a.get_version_num(), 4);
+        assert_eq!(a.get_variant(), uuid::Variant::RFC4122);
     }
 }

@@ -152,7 +152,7 @@ async fn beacon_post(app: &App, peer: SocketAddr, req: Request<Incoming>) -> Res
     let mut hits = Vec::with_capacity(raws.len());
     for (i, raw) in raws.into_iter().enumerate() {
         let stamp = enrich::Stamp {
-            event_id: uuid::Uuid::new_v4(),
+            event_id: super::new_event_id(),
             ..stamp_base
         };
         let visitor = linkable_visitor(&raw);
