@@ -28,11 +28,24 @@ pub(super) struct Batcher {
     pub interval: Duration,
 }
 
+/// Shortest gap between two batches under steady load: at most about two INSERTs per second
+/// per table, as ClickHouse asks. A batch that reaches `rows` sooner keeps filling until the
+/// gap has passed (up to [`HARD_CAP_FACTOR`] x `rows`), so a busy collector sends fewer,
+/// larger batches instead of more small ones, which also saves ClickHouse merge work.
+const MIN_GAP: Duration = Duration::from_millis(500);
+
+/// How far past `rows` a batch may grow while it waits out [`MIN_GAP`] (bounds memory).
+const HARD_CAP_FACTOR: usize = 5;
+
 impl Batcher {
     /// Runs until the queue is closed and empty, then returns (dropping the shipper's sender).
     pub async fn run(mut self) {
+        let hard_cap = self.rows.saturating_mul(HARD_CAP_FACTOR);
         let mut buf: Vec<Hit> = Vec::with_capacity(self.rows);
         let mut closing = false;
+        let mut last_dispatch = Instant::now()
+            .checked_sub(MIN_GAP)
+            .unwrap_or_else(Instant::now);
         loop {
             // Wait for the first hit of a batch (or for shutdown).
             if buf.is_empty() {
@@ -46,11 +59,18 @@ impl Batcher {
                 }
             }
             let deadline = Instant::now() + self.interval;
-            while buf.len() < self.rows {
-                let room = self.rows - buf.len();
+            let earliest = last_dispatch + MIN_GAP;
+            while buf.len() < hard_cap {
+                let full = buf.len() >= self.rows;
+                // While draining for shutdown a full batch goes at once.
+                if full && (closing || Instant::now() >= earliest) {
+                    break;
+                }
+                let until = if full { earliest } else { deadline };
+                let room = hard_cap - buf.len();
                 tokio::select! {
                     n = self.rx.recv_many(&mut buf, room) => if n == 0 { break },
-                    _ = tokio::time::sleep_until(deadline) => break,
+                    _ = tokio::time::sleep_until(until) => break,
                     _ = self.closed.changed(), if !closing => {
                         closing = true;
                         self.rx.close();
@@ -58,6 +78,7 @@ impl Batcher {
                 }
             }
             telemetry::queue_depth(self.rx.len());
+            last_dispatch = Instant::now();
             self.dispatch(std::mem::take(&mut buf)).await;
             buf.reserve(self.rows);
         }
@@ -97,5 +118,58 @@ impl Batcher {
         if let Err(mpsc::error::SendError(b)) = self.ship.send(batch).await {
             tracing::error!(rows = b.rows, "shipper gone; batch lost");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hit() -> Hit {
+        Hit {
+            site: "s".into(),
+            ..Hit::default()
+        }
+    }
+
+    /// Under a burst, batches are at least MIN_GAP apart and grow past `rows` instead.
+    #[tokio::test(start_paused = true)]
+    async fn a_burst_makes_fewer_larger_batches() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let spool = Arc::new(Spool::open(dir.path(), 1 << 20).unwrap_or_else(|e| panic!("{e}")));
+        let (tx, rx) = mpsc::channel(1000);
+        let (ship_tx, mut ship_rx) = mpsc::channel(8);
+        let (_close_tx, closed) = watch::channel(false);
+        let batcher = Batcher {
+            rx,
+            closed,
+            ship: ship_tx,
+            spool,
+            rows: 10,
+            interval: Duration::from_secs(1),
+        };
+        let task = tokio::spawn(batcher.run());
+        for _ in 0..10 {
+            tx.send(hit()).await.unwrap_or_else(|e| panic!("{e}"));
+        }
+        let first = ship_rx.recv().await.unwrap_or_else(|| panic!("no batch"));
+        let t0 = Instant::now();
+        assert_eq!(first.rows, 10);
+        for _ in 0..35 {
+            tx.send(hit()).await.unwrap_or_else(|e| panic!("{e}"));
+        }
+        let second = ship_rx.recv().await.unwrap_or_else(|| panic!("no batch"));
+        assert_eq!(second.rows, 35, "the burst waits out the gap in one batch");
+        assert!(t0.elapsed() >= MIN_GAP - Duration::from_millis(1));
+        // Past the hard cap a batch goes without waiting for the gap.
+        for _ in 0..60 {
+            tx.send(hit()).await.unwrap_or_else(|e| panic!("{e}"));
+        }
+        let third = ship_rx.recv().await.unwrap_or_else(|| panic!("no batch"));
+        assert_eq!(third.rows, 50);
+        drop(tx);
+        let rest = ship_rx.recv().await.unwrap_or_else(|| panic!("no batch"));
+        assert_eq!(rest.rows, 10);
+        task.await.unwrap_or_else(|e| panic!("{e}"));
     }
 }
