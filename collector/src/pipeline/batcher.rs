@@ -35,7 +35,7 @@ pub(super) struct Batcher {
 const MIN_GAP: Duration = Duration::from_millis(500);
 
 /// How far past `rows` a batch may grow while it waits out [`MIN_GAP`] (bounds memory).
-const HARD_CAP_FACTOR: usize = 5;
+const HARD_CAP_FACTOR: usize = 3;
 
 impl Batcher {
     /// Runs until the queue is closed and empty, then returns (dropping the shipper's sender).
@@ -90,11 +90,17 @@ impl Batcher {
             return;
         }
         telemetry::batch(hits.len());
-        let batch = Batch {
-            rows: hits.len() as u32,
-            bytes: Hit::encode_batch(&hits),
+        let rows = hits.len() as u32;
+        // Encoding (and freeing) tens of thousands of rows takes milliseconds: do it off the
+        // async workers so the requests they serve meanwhile are not held up.
+        let bytes = match tokio::task::spawn_blocking(move || Hit::encode_batch(&hits)).await {
+            Ok(bytes) => bytes,
+            Err(e) => {
+                tracing::error!(error = %e, rows, "batch encoding task failed; batch lost");
+                return;
+            }
         };
-        drop(hits);
+        let batch = Batch { rows, bytes };
         let batch = match self.ship.try_send(batch) {
             Ok(()) => return,
             Err(mpsc::error::TrySendError::Full(b) | mpsc::error::TrySendError::Closed(b)) => b,
@@ -155,18 +161,18 @@ mod tests {
         let first = ship_rx.recv().await.unwrap_or_else(|| panic!("no batch"));
         let t0 = Instant::now();
         assert_eq!(first.rows, 10);
-        for _ in 0..35 {
+        for _ in 0..25 {
             tx.send(hit()).await.unwrap_or_else(|e| panic!("{e}"));
         }
         let second = ship_rx.recv().await.unwrap_or_else(|| panic!("no batch"));
-        assert_eq!(second.rows, 35, "the burst waits out the gap in one batch");
+        assert_eq!(second.rows, 25, "the burst waits out the gap in one batch");
         assert!(t0.elapsed() >= MIN_GAP - Duration::from_millis(1));
         // Past the hard cap a batch goes without waiting for the gap.
-        for _ in 0..60 {
+        for _ in 0..40 {
             tx.send(hit()).await.unwrap_or_else(|e| panic!("{e}"));
         }
         let third = ship_rx.recv().await.unwrap_or_else(|| panic!("no batch"));
-        assert_eq!(third.rows, 50);
+        assert_eq!(third.rows, 30);
         drop(tx);
         let rest = ship_rx.recv().await.unwrap_or_else(|| panic!("no batch"));
         assert_eq!(rest.rows, 10);
