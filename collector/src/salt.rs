@@ -4,13 +4,21 @@
 //! Replicas agree through the `daily_salts` table (migration 0002): each proposes a random salt
 //! for today and every replica uses `min(salt)` of today's rows, so they converge within one
 //! sync interval without a leader. Past days' rows are deleted at the first sync of a new day
-//! and only today's salt is ever held in memory. While ClickHouse cannot be reached a replica
+//! and only today's salt is ever held in memory.
+//!
+//! In cluster mode (`sql/cluster/`) `daily_salts` is a Distributed table over every shard's
+//! `daily_salts_local`: a replica proposes into the local table of the node it talks to and
+//! reads `min(salt)` through the Distributed table, so replicas writing to different shards
+//! still agree on one salt per day. Past days are deleted from the node's local table (a
+//! Distributed table refuses mutations) at every sync that finds some, so a node keeps an old
+//! salt only until a replica next syncs through it. While ClickHouse cannot be reached a replica
 //! uses its own proposal; the visitor ids of that window then differ between replicas (counted
 //! as more visitors, never merged wrongly), which we accept over blocking hits on ClickHouse.
 
 use std::sync::RwLock;
 use std::time::Duration;
 
+use clickhouse::sql::Identifier;
 use common::ch::ChSettings;
 use rand::RngCore;
 use tokio::sync::watch;
@@ -95,17 +103,18 @@ impl Salts {
     ) -> Result<(), clickhouse::error::Error> {
         let day = day_of(now_ms);
         let client = settings.client();
+        let local = local_table(&client).await?;
         let winner = |c: &clickhouse::Client| {
             c.query("SELECT min(salt) FROM daily_salts WHERE day = ?")
                 .bind(day)
                 .fetch_one::<String>()
         };
         let mut stored = winner(&client).await?;
-        let proposed = stored.is_empty();
-        if proposed {
+        if stored.is_empty() {
             let mine = to_hex(&self.for_time(now_ms));
             client
-                .query("INSERT INTO daily_salts (day, salt, created_at) SELECT ?, ?, now()")
+                .query("INSERT INTO ? (day, salt, created_at) SELECT ?, ?, now()")
+                .bind(Identifier(local))
                 .bind(day)
                 .bind(mine)
                 .execute()
@@ -115,20 +124,65 @@ impl Salts {
         if let Some(salt) = from_hex(&stored) {
             self.adopt(day, salt);
         }
-        if proposed {
-            // Past days go as soon as a replica has proposed for the new one. A failure here
-            // only delays forgetting to the next new day; it must not cost today's salt.
-            let purge = client
-                .query("ALTER TABLE daily_salts DELETE WHERE day < ?")
-                .bind(day)
-                .execute()
-                .await;
-            if let Err(e) = purge {
-                tracing::warn!(error = %e, "cannot delete past daily salts");
-            }
+        // A failure here only delays forgetting to the next sync; it must not cost today's salt.
+        if let Err(e) = forget_past_days(&client, local, day).await {
+            tracing::warn!(error = %e, "cannot delete past daily salts");
         }
         Ok(())
     }
+}
+
+/// The table this node keeps proposals in: `daily_salts_local` in cluster mode (its
+/// `daily_salts` is then the Distributed table over every shard), else `daily_salts`.
+async fn local_table(
+    client: &clickhouse::Client,
+) -> Result<&'static str, clickhouse::error::Error> {
+    let cluster: u64 = client
+        .query(
+            "SELECT count() FROM system.tables \
+             WHERE database = currentDatabase() AND name = 'daily_salts_local'",
+        )
+        .fetch_one()
+        .await?;
+    Ok(if cluster > 0 {
+        "daily_salts_local"
+    } else {
+        "daily_salts"
+    })
+}
+
+/// Deletes days before `day` from `table` when some are left and no deletion is under way.
+async fn forget_past_days(
+    client: &clickhouse::Client,
+    table: &str,
+    day: u32,
+) -> Result<(), clickhouse::error::Error> {
+    let past: u64 = client
+        .query("SELECT count() FROM ? WHERE day < ?")
+        .bind(Identifier(table))
+        .bind(day)
+        .fetch_one()
+        .await?;
+    if past == 0 {
+        return Ok(());
+    }
+    let running: u64 = client
+        .query(
+            "SELECT count() FROM system.mutations \
+             WHERE database = currentDatabase() AND table = ? AND is_done = 0",
+        )
+        .bind(table)
+        .fetch_one()
+        .await?;
+    if running == 0 {
+        client
+            .query("ALTER TABLE ? DELETE WHERE day < ?")
+            .bind(Identifier(table))
+            .bind(day)
+            .execute()
+            .await?;
+    }
+    Ok(())
 }
 
 /// Syncs every [`SYNC_EVERY`] until `stop` turns true.

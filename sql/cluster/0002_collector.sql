@@ -5,7 +5,7 @@
 -- the same family, e.g. ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/{database}/hits_local', '{replica}')
 -- (needs ZooKeeper) and set internal_replication = true for the shards.
 
-CREATE TABLE IF NOT EXISTS daily_salts
+CREATE TABLE IF NOT EXISTS daily_salts_local
 (
     day UInt32,
     salt String,
@@ -13,3 +13,6 @@ CREATE TABLE IF NOT EXISTS daily_salts
 )
 ENGINE = MergeTree()
 ORDER BY day;
+
+CREATE TABLE IF NOT EXISTS daily_salts AS daily_salts_local
+ENGINE = Distributed({cluster}, {database}, daily_salts_local, rand());

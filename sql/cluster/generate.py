@@ -12,8 +12,13 @@
 # - EVERYWHERE: small tables written to every node through cluster {cluster}_all (one shard,
 #   every node a replica, internal_replication false), so a shard joins them locally (with
 #   distributed_product_mode = 'local', see README "Operating it").
-# - LOCAL: per-node tables, not distributed (the migration ledger of that node; the daily
-#   salt, which collectors delete by mutation and must read on one node).
+# - LOCAL: per-node tables, not distributed (the migration ledger of that node).
+# - daily_salts is SHARDED with a random key but never written through its Distributed table:
+#   each collector proposes into daily_salts_local of the node it talks to and reads min(salt)
+#   of the day through daily_salts (every shard), so collectors on different nodes agree on one
+#   salt; each collector deletes past days from its node's daily_salts_local (a mutation, which
+#   a Distributed table refuses), so a node holds past salts only until a collector next syncs
+#   through it (collector/src/salt.rs).
 import re
 import sys
 from pathlib import Path
@@ -29,10 +34,11 @@ SHARDED = {
     "r_mailing_recipients": "sipHash64(person_id)",
     "r_mailing_links": "sipHash64(mailing_id)",
     "r_page_daily": "sipHash64(site, path)",
+    "daily_salts": "rand()",
 }
 EVERYWHERE = {"accounts", "persons", "mailings", "mailing_sends", "consents", "identity_links",
               "identity_conflicts", "erasures", "goals", "funnels", "r_generations"}
-LOCAL = {"schema_migrations", "daily_salts"}
+LOCAL = {"schema_migrations"}
 
 HEADER = """-- Cluster variant of sql/migrations/{name} (written by sql/cluster/generate.py; edit the
 -- migration or the generator, not this file). Applied by `aggregator migrate` on every node
