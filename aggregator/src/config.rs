@@ -32,6 +32,10 @@ pub struct Config {
     pub erase_timeout_s: u64,
     /// How long in-flight requests may finish after shutdown begins (`AGGREGATOR_GRACE_S`).
     pub grace_s: u64,
+    /// Cluster mode: the HTTP URL of every ClickHouse node, where GDPR erasure runs its
+    /// mutations (`AGGREGATOR_CLICKHOUSE_NODES`, comma list); empty = the hosts of
+    /// `system.clusters` at the scheme and port of `CLICKHOUSE_URL`. Unused on a single node.
+    pub clickhouse_nodes: Vec<String>,
 }
 
 /// What `ADMIN_TOKEN` must look like.
@@ -77,6 +81,12 @@ impl Config {
         );
         let erase_timeout_s = r.number("AGGREGATOR_ERASE_TIMEOUT_S", 300, 1, 86_400);
         let grace_s = r.number("AGGREGATOR_GRACE_S", 10, 0, 600);
+        let clickhouse_nodes = r.parse(
+            "AGGREGATOR_CLICKHOUSE_NODES",
+            Vec::new(),
+            "a comma list of http:// or https:// URLs, one per ClickHouse node",
+            parse_url_list,
+        );
         let errors = std::mem::take(&mut r.errors);
         match keys {
             Some(keys) if errors.0.is_empty() => Ok(Self {
@@ -91,6 +101,7 @@ impl Config {
                 person_token_ttl_s,
                 erase_timeout_s,
                 grace_s,
+                clickhouse_nodes,
             }),
             _ => Err(errors),
         }
@@ -106,6 +117,23 @@ fn parse_origin(s: &str) -> Option<String> {
         && u.fragment().is_none()
         && u.username().is_empty();
     ok.then(|| s.trim_end_matches('/').to_string())
+}
+
+/// `url, url, …` of http(s) URLs without query or fragment, trailing slashes dropped; empty
+/// means none.
+fn parse_url_list(s: &str) -> Option<Vec<String>> {
+    s.split(',')
+        .map(str::trim)
+        .filter(|u| !u.is_empty())
+        .map(|u| {
+            let parsed = url::Url::parse(u).ok()?;
+            let ok = matches!(parsed.scheme(), "http" | "https")
+                && parsed.host().is_some()
+                && parsed.query().is_none()
+                && parsed.fragment().is_none();
+            ok.then(|| u.trim_end_matches('/').to_string())
+        })
+        .collect()
 }
 
 /// Secrets never reach a log or an error message whole.
@@ -170,6 +198,32 @@ mod tests {
         let text = e.to_string();
         assert!(!text.contains("k1:short"), "{text}");
         assert!(!text.contains("tiny"), "{text}");
+    }
+
+    #[test]
+    fn clickhouse_nodes_are_a_url_list() {
+        let base = [
+            ("LINK_KEYS", "k1:0123456789abcdef"),
+            ("ADMIN_TOKEN", "admin-token-0123456789"),
+        ];
+        let with = |v: &str| {
+            let mut pairs = base.to_vec();
+            pairs.push(("AGGREGATOR_CLICKHOUSE_NODES", v));
+            Config::from_source(&src(&pairs))
+        };
+        let c = with(" http://ch-0:8123/ , https://ch-1:8443").unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            c.clickhouse_nodes,
+            ["http://ch-0:8123", "https://ch-1:8443"]
+        );
+        let none = Config::from_source(&src(&base)).unwrap_or_else(|e| panic!("{e}"));
+        assert!(none.clickhouse_nodes.is_empty());
+        let bad = with("http://ch-0:8123,ftp://ch-1")
+            .err()
+            .map(|e| e.to_string());
+        assert!(bad
+            .unwrap_or_default()
+            .contains("AGGREGATOR_CLICKHOUSE_NODES"));
     }
 
     #[test]

@@ -120,7 +120,7 @@ pub fn cluster_sql(sql: &str, cluster: &str, database: &str) -> String {
 
 /// The cluster this node is configured for (macro [`CLUSTER_MACRO`]), after checking that
 /// the node knows both clusters the schema names; None on a single node.
-async fn cluster_name(client: &clickhouse::Client) -> Result<Option<String>, SchemaError> {
+pub async fn cluster_name(client: &clickhouse::Client) -> Result<Option<String>, SchemaError> {
     let found = client
         .query("SELECT substitution FROM system.macros WHERE macro = ?")
         .bind(CLUSTER_MACRO)

@@ -1,6 +1,7 @@
 //! GDPR access and erasure: `GET /api/persons/{id}/export` (everything held about the person
 //! as JSON) and `DELETE /api/persons/{id}` (erasure with a receipt; repeating it is a no-op
-//! that returns the same receipt).
+//! that returns the same receipt). In cluster mode both read through the Distributed tables;
+//! erasure mutates every node (`store::cluster`).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -10,6 +11,7 @@ use serde_json::{json, Value};
 
 use super::validate;
 use super::{ok_json, ApiError, ApiResult, AppState, Req};
+use crate::store::cluster::{self, ClusterError};
 use crate::store::erase::{self, EraseError};
 use crate::store::person_data::{linked_visitors, person_tables, rows_of};
 use crate::telemetry;
@@ -83,7 +85,17 @@ pub async fn erase(state: Arc<AppState>, req: Req) -> ApiResult {
     let started = Instant::now();
     let before = erase::existing_receipt(&state.ch, &person_id).await?;
     let timeout = Duration::from_secs(state.config.erase_timeout_s);
-    let receipt = erase::erase(&state.ch, &person_id, &requested_by, timeout)
+    // In cluster mode every node's local tables, found afresh each time: nodes come and go.
+    let nodes = cluster::nodes(&state.config.clickhouse, &state.config.clickhouse_nodes)
+        .await
+        .map_err(|e| match e {
+            ClusterError::ClickHouse(e) => ApiError::from(e),
+            ClusterError::Config(m) => {
+                tracing::error!(error = %m, "GDPR erasure cannot reach every ClickHouse node");
+                ApiError::Storage(m)
+            }
+        })?;
+    let receipt = erase::erase(&state.ch, &nodes, &person_id, &requested_by, timeout)
         .await
         .map_err(|e| match e {
             EraseError::ClickHouse(e) => ApiError::from(e),

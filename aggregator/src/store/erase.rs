@@ -2,13 +2,19 @@
 //! mutations, waited for by polling `system.mutations`, since 18.16 has no `mutations_sync`),
 //! then writes a receipt to `erasures`. A repeated erasure returns the first receipt; it only
 //! removes rows that arrived after the first one (late hits from a collector queue).
+//!
+//! In cluster mode the mutations run on every node's `<table>_local` (see `cluster.rs`), each
+//! node's mutations are polled to completion, every node is checked to hold none of the
+//! person's rows, and only then is the receipt written (through the Distributed `erasures`, so
+//! every node has it).
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-use super::person_data::{count_of, linked_visitors, person_tables, scoped_query};
+use super::cluster::Node;
+use super::person_data::{count_of, linked_visitors, person_tables, scoped_query, PersonTable};
 use super::rows::{insert_all, ErasureRow};
 
 /// Why an erasure did not finish.
@@ -39,10 +45,12 @@ pub async fn existing_receipt(
     Ok(text.and_then(|t| serde_json::from_str(&t).ok()))
 }
 
-/// Erases the person and returns the receipt
-/// `{"person_id", "at", "requested_by", "rows_removed": {table: n}}`.
+/// Erases the person on every node of `nodes` (the one node of a single-node setup) and
+/// returns the receipt `{"person_id", "at", "requested_by", "rows_removed": {table: n}}`.
+/// `ch` is the configured node: what it reads covers the whole cluster.
 pub async fn erase(
     ch: &clickhouse::Client,
+    nodes: &[Node],
     person_id: &str,
     requested_by: &str,
     timeout: Duration,
@@ -55,23 +63,26 @@ pub async fn erase(
     let visitors = linked_visitors(ch, person_id).await?;
     let tables = person_tables(ch).await?;
     let mut removed: BTreeMap<String, u64> = BTreeMap::new();
-    let mut mutated = Vec::new();
     for t in &tables {
-        let n = count_of(ch, t, person_id, &visitors).await?;
-        removed.insert(t.name.clone(), n);
-        if n == 0 {
-            continue;
-        }
-        if let Some(q) = scoped_query(ch, "ALTER TABLE", "DELETE WHERE", t, person_id, &visitors) {
-            q.execute().await?;
-            mutated.push(t.name.clone());
-        }
+        removed.insert(t.name.clone(), count_of(ch, t, person_id, &visitors).await?);
     }
-    wait_for_mutations(ch, &mutated, timeout.saturating_sub(started.elapsed())).await?;
+    let mut mutated = Vec::new();
+    for node in nodes {
+        let tables_here = mutate_node(node, &tables, person_id, &visitors).await?;
+        mutated.extend(tables_here.iter().map(|t| format!("{}: {t}", node.url)));
+        wait_for_mutations(
+            &node.client,
+            &tables_here,
+            timeout.saturating_sub(started.elapsed()),
+        )
+        .await?;
+    }
     let mut remaining = Vec::new();
-    for t in &tables {
-        if count_of(ch, t, person_id, &visitors).await? > 0 {
-            remaining.push(t.name.clone());
+    for node in nodes {
+        for t in &tables {
+            if count_of(&node.client, &local(t), person_id, &visitors).await? > 0 {
+                remaining.push(format!("{}: {}", node.url, t.local_name));
+            }
         }
     }
     if !remaining.is_empty() {
@@ -99,11 +110,49 @@ pub async fn erase(
     };
     insert_all(ch, "erasures", &[row]).await?;
     tracing::info!(
-        tables = mutated.len(),
+        nodes = nodes.len(),
+        mutations = mutated.len(),
         elapsed_ms = started.elapsed().as_millis() as u64,
         "person erased"
     );
     Ok(receipt)
+}
+
+/// The table as it is named on each node (its `_local` table in cluster mode).
+fn local(t: &PersonTable) -> PersonTable {
+    PersonTable {
+        name: t.local_name.clone(),
+        ..t.clone()
+    }
+}
+
+/// Starts a delete mutation on every table of the node that holds some of the person's rows;
+/// returns those tables.
+async fn mutate_node(
+    node: &Node,
+    tables: &[PersonTable],
+    person_id: &str,
+    visitors: &[String],
+) -> Result<Vec<String>, EraseError> {
+    let mut mutated = Vec::new();
+    for t in tables.iter().map(local) {
+        if count_of(&node.client, &t, person_id, visitors).await? == 0 {
+            continue;
+        }
+        let q = scoped_query(
+            &node.client,
+            "ALTER TABLE",
+            "DELETE WHERE",
+            &t,
+            person_id,
+            visitors,
+        );
+        if let Some(q) = q {
+            q.execute().await?;
+            mutated.push(t.name.clone());
+        }
+    }
+    Ok(mutated)
 }
 
 /// Polls `system.mutations` until no mutation of `tables` is left undone.

@@ -1,6 +1,7 @@
 //! ClickHouse storage of the back-office data: row types, the upsert version clock and the
 //! all-or-nothing writes of the intake endpoints.
 
+pub mod cluster;
 pub mod erase;
 pub mod person_data;
 pub mod rows;

@@ -3,7 +3,9 @@
 //! identity links, every row of a table with a `visitor_id` column that belongs to one of
 //! the person's linked visitor ids and to no other person. Result tables added later (metric jobs) are covered
 //! without changes here. Identifiers come from `system.columns` and are bound as
-//! identifiers; values are bound as values.
+//! identifiers; values are bound as values. In cluster mode (`sql/cluster/`) a table is its
+//! Distributed table (read across the shards) and names the `<table>_local` table that each
+//! node holds, which is where rows are deleted.
 
 use std::collections::BTreeMap;
 
@@ -17,8 +19,11 @@ pub const KEPT_TABLES: &[&str] = &["erasures", "schema_migrations"];
 /// A table holding person data and the columns that tie a row to a person.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PersonTable {
-    /// Table name.
+    /// Table name, as queries read it (the Distributed table in cluster mode).
     pub name: String,
+    /// The table holding the rows on each node, where mutations run: `<name>_local` in
+    /// cluster mode, else `name`.
+    pub local_name: String,
     /// Columns holding a person id.
     pub person_columns: Vec<String>,
     /// Whether rows carry a `visitor_id`.
@@ -31,18 +36,40 @@ struct ColumnRow {
     name: String,
 }
 
+#[derive(Debug, clickhouse::Row, serde::Deserialize)]
+struct TableRow {
+    name: String,
+    engine: String,
+}
+
+/// How queries name a table and where its rows live, if it is a MergeTree-family table or a
+/// Distributed table over one (`<name>_local`); None for anything else, and for a
+/// `<name>_local` table that has a Distributed twin (it is covered through the twin).
+fn place(table: &str, engines: &BTreeMap<String, String>) -> Option<(String, String)> {
+    let is_mergetree = |t: &str| engines.get(t).is_some_and(|e| e.ends_with("MergeTree"));
+    let engine = engines.get(table)?;
+    let local = format!("{table}_local");
+    if engine == "Distributed" && is_mergetree(&local) {
+        return Some((table.to_string(), local));
+    }
+    let twin = table
+        .strip_suffix("_local")
+        .is_some_and(|t| engines.get(t).is_some_and(|e| e == "Distributed"));
+    (is_mergetree(table) && !twin).then(|| (table.to_string(), table.to_string()))
+}
+
 /// Every table of the database holding person data.
 pub async fn person_tables(
     ch: &clickhouse::Client,
 ) -> Result<Vec<PersonTable>, clickhouse::error::Error> {
     // Two plain queries joined here: JOINs over system tables vary across server versions.
-    let mergetree: Vec<String> = ch
-        .query(
-            "SELECT name FROM system.tables \
-             WHERE database = currentDatabase() AND engine LIKE '%MergeTree'",
-        )
-        .fetch_all()
-        .await?;
+    let engines: BTreeMap<String, String> = ch
+        .query("SELECT name, engine FROM system.tables WHERE database = currentDatabase()")
+        .fetch_all::<TableRow>()
+        .await?
+        .into_iter()
+        .map(|t| (t.name, t.engine))
+        .collect();
     let cols: Vec<ColumnRow> = ch
         .query(
             "SELECT table, name FROM system.columns WHERE database = currentDatabase() \
@@ -53,16 +80,18 @@ pub async fn person_tables(
         .await?;
     let mut by_table: BTreeMap<String, PersonTable> = BTreeMap::new();
     for c in cols {
-        if KEPT_TABLES.contains(&c.table.as_str()) || !mergetree.contains(&c.table) {
+        let Some((name, local_name)) = place(&c.table, &engines) else {
+            continue;
+        };
+        if KEPT_TABLES.contains(&name.as_str()) {
             continue;
         }
-        let t = by_table
-            .entry(c.table.clone())
-            .or_insert_with(|| PersonTable {
-                name: c.table.clone(),
-                person_columns: Vec::new(),
-                has_visitor: false,
-            });
+        let t = by_table.entry(name.clone()).or_insert_with(|| PersonTable {
+            name,
+            local_name,
+            person_columns: Vec::new(),
+            has_visitor: false,
+        });
         if c.name == "visitor_id" {
             t.has_visitor = true;
         } else {
@@ -165,5 +194,31 @@ pub async fn count_of(
     ) {
         Some(q) => q.fetch_one::<u64>().await,
         None => Ok(0),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_distributed_table_stands_for_its_local_table() {
+        let engines: BTreeMap<String, String> = [
+            ("hits", "Distributed"),
+            ("hits_local", "ReplacingMergeTree"),
+            ("consents", "MergeTree"),
+            ("view_local", "View"),
+            ("odd", "Distributed"),
+        ]
+        .into_iter()
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .collect();
+        let p = |t: &str| place(t, &engines);
+        assert_eq!(p("hits"), Some(("hits".into(), "hits_local".into())));
+        assert_eq!(p("hits_local"), None);
+        assert_eq!(p("consents"), Some(("consents".into(), "consents".into())));
+        assert_eq!(p("view_local"), None);
+        assert_eq!(p("odd"), None, "a Distributed table without a local table");
+        assert_eq!(p("missing"), None);
     }
 }
