@@ -3,7 +3,8 @@
 # loopback while something breaks, then reconciles (accepted hits == rows, no duplicates).
 #   load-tests/faults.sh short   # CI: about 3 minutes in all
 #   load-tests/faults.sh full    # 10-minute steady run, 60 s ClickHouse outage, ...
-# Scenarios: steady mixed load at 70% of the measured max; ClickHouse killed under load then
+# Scenarios: steady mixed load at 70% of the sustained max (the burst max stepped down until an
+# open-loop probe holds its rate with a flat p99, see sustain.py); ClickHouse killed under load then
 # restarted; ClickHouse frozen (SIGSTOP) then resumed; collector SIGTERMed under load and
 # restarted; collector SIGKILLed under load (loss window measured); spool full (beacons 503,
 # recovery); 3x overload (bounded memory, fast 503s, recovery).
@@ -21,8 +22,10 @@ WORK=$(mktemp -d)
 . "$ROOT/load-tests/lib.sh"
 
 if [ "$SUITE" = full ]; then
+  PROBE_S=60 PROBE_WINDOW=10 PROBE_STEPS=5
   MEASURE_S=15 STEADY_S=600 WINDOW=60 CHKILL_S=100 CHDOWN_S=60 SLOW_S=60 FROZEN_S=20 RESTART_S=40 SPOOL_S=15 OVER_S=30
 else
+  PROBE_S=4 PROBE_WINDOW=1 PROBE_STEPS=3
   MEASURE_S=5 STEADY_S=15 WINDOW=5 CHKILL_S=14 CHDOWN_S=6 SLOW_S=12 FROZEN_S=5 RESTART_S=10 SPOOL_S=6 OVER_S=3
 fi
 [ "${SKIP_BUILD:-0}" = 1 ] || cargo build --release -q -p collector -p load-tests
@@ -65,15 +68,49 @@ echo "{\"name\": \"measure\", \"rc\": 0, \"extra\": {\"max_req_per_s\": $MAX}}" 
 rate() { python3 -c "print(max(50, int($MAX * $1)))"; }
 log "max $MAX req/s"
 
-# 1. Steady mixed load at 70% of max.
+# 0b. The sustained max: a 15 s closed-loop burst overstates what the box keeps up for minutes
+# once ClickHouse merges (a steady run at 70% of it saw p99 climb to 1.8 s). Open-loop probes of
+# PROBE_S start at 80% of the burst max and step down by 20% until one holds its rate with a flat
+# p99 (sustain.py: every window under SUSTAIN_P99_MS and within 3x the best one); that rate is
+# the sustained max. If none holds, the lowest probe rate is used; the full suite then fails
+# (the short one, 4 s probes in CI on a shared machine, only reports it).
+SUSTAIN_P99_MS=${SUSTAIN_P99_MS:-100}
+SUSTAINED=""; probe_rate=$(rate 0.8); PROBES="["
+for step in $(seq 1 "$PROBE_STEPS"); do
+  log "sustain probe $step: $probe_rate req/s for ${PROBE_S}s"
+  loadgen --mode rate --rate "$probe_rate" --duration "$PROBE_S" --connections 32 --window "$PROBE_WINDOW" \
+    --no-reconcile --max-requests "$(python3 -c "print(int($probe_rate * $PROBE_S * 1.05) + 1000)")" \
+    --json "$OUT/probe-$step.json" >"$OUT/probe-$step.txt" 2>&1 || true
+  held=0
+  summary=$(python3 "$ROOT/load-tests/sustain.py" "$OUT/probe-$step.json" "$probe_rate" "$SUSTAIN_P99_MS") && held=1
+  log "sustain probe $step: $summary"
+  PROBES="$PROBES${summary:-null},"
+  if [ "$held" = 1 ]; then SUSTAINED=$probe_rate; break; fi
+  [ "$step" = "$PROBE_STEPS" ] || probe_rate=$(python3 -c "print(max(50, int($probe_rate * 0.8)))")
+done
+PROBES="${PROBES%,}]"
+if [ -z "$SUSTAINED" ]; then
+  SUSTAINED=$probe_rate; log "sustain: no probe held its rate with a flat p99"
+  [ "$SUITE" != full ] || FAILED+=("sustain: no probe held its rate with a flat p99")
+fi
+echo "{\"name\": \"sustain\", \"rc\": 0, \"extra\": {\"sustained_req_per_s\": $SUSTAINED, \"probes\": $PROBES}}" >>"$RESULTS"
+log "sustained max $SUSTAINED req/s (burst max $MAX)"
+steady_rate=$(python3 -c "print(max(50, int($SUSTAINED * 0.7)))")
+
+# 1. Steady mixed load at 70% of the sustained max; its p99 must stay flat too (every window
+# under STEADY_P99_MS).
+STEADY_P99_MS=${STEADY_P99_MS:-250}
 inserts0=$(metric collector_insert_duration_seconds_count)
-log "steady: $(rate 0.7) req/s for ${STEADY_S}s"
-start_load steady --mode rate --rate "$(rate 0.7)" --duration "$STEADY_S" --connections 32 \
-  --max-requests "$(python3 -c "print(int($(rate 0.7) * $STEADY_S * 1.05) + 1000)")"
+log "steady: $steady_rate req/s for ${STEADY_S}s"
+start_load steady --mode rate --rate "$steady_rate" --duration "$STEADY_S" --connections 32 \
+  --max-requests "$(python3 -c "print(int($steady_rate * $STEADY_S * 1.05) + 1000)")"
 wait_load
 inserts=$(( $(metric collector_insert_duration_seconds_count) - inserts0 ))
 per_s=$(python3 -c "import json; print(round($inserts / json.load(open('$OUT/steady.json'))['elapsed_s'], 2))")
-finish steady "{\"inserts\": $inserts, \"inserts_per_s\": $per_s}"
+worst=$(python3 -c "import json; print(max(w['latency']['p99_ms'] for w in json.load(open('$OUT/steady.json'))['windows']))")
+finish steady "{\"inserts\": $inserts, \"inserts_per_s\": $per_s, \"sustained_req_per_s\": $SUSTAINED}"
+python3 -c "import sys; sys.exit(0 if $worst <= $STEADY_P99_MS else 1)" \
+  && check steady ok || check steady "p99 of a window reached $worst ms (limit $STEADY_P99_MS ms)"
 
 # 2. ClickHouse killed under load, restarted after CHDOWN_S.
 log "clickhouse-kill: down ${CHDOWN_S}s under $(rate 0.3) req/s"

@@ -6,7 +6,7 @@ import sys
 
 out, suite, load_before, load_after = sys.argv[1:5]
 WHAT = {
-    "steady": "steady mixed load at 70% of max",
+    "steady": "steady mixed load at 70% of the sustained max",
     "clickhouse-kill": "ClickHouse SIGKILLed under load, restarted",
     "clickhouse-slow": "ClickHouse frozen (SIGSTOP), then SIGCONT",
     "collector-term": "collector SIGTERMed under load, restarted",
@@ -19,13 +19,19 @@ WHAT = {
 
 results = [json.loads(l) for l in open(os.path.join(out, "results.jsonl"))]
 measure = next((r for r in results if r["name"] == "measure"), None)
+sustain = next((r for r in results if r["name"] == "sustain"), None)
+probes = "; ".join(f"{p['rate']:,} req/s: p99 {p['p99_best_ms']}–{p['p99_worst_ms']} ms"
+                   f"{'' if p['on_time'] else ', fell behind'} → {'held' if p['held'] else 'not held'}"
+                   for p in (sustain["extra"]["probes"] if sustain else []) if p)
 print(f"Suite `{suite}`, 2 cores. Max measured with the realistic mix (closed loop, 32 connections): "
-      f"**{measure['extra']['max_req_per_s'] if measure else '?'} req/s**. "
+      f"**{measure['extra']['max_req_per_s'] if measure else '?'} req/s** (burst). "
+      f"Sustained max (open-loop probes stepping down from 80% of it until p99 stays flat): "
+      f"**{sustain['extra']['sustained_req_per_s'] if sustain else '?'} req/s** ({probes}). "
       f"Load average before/after (other work on the machine): {load_before} / {load_after}.\n")
 print("| scenario | load | accepted hits | rows in ClickHouse | lost | replays folded | 2xx p99 | 503s (p99) | collector RSS max / first→last quarter | notes | result |")
 print("|---|---|---|---|---|---|---|---|---|---|---|")
 for r in results:
-    if r["name"] == "measure":
+    if r["name"] in ("measure", "sustain"):
         continue
     p = os.path.join(out, r["name"] + ".json")
     if not os.path.exists(p):
