@@ -30,10 +30,12 @@ OUT = ROOT / "sql" / "cluster"
 SHARDED = {
     "hits": "sipHash64(visitor_id)",
     "r_pageviews": "sipHash64(visitor_id)",
+    "r_pageviews_v2": "sipHash64(visitor_id)",
     "r_activities": "sipHash64(person_id)",
     "r_mailing_recipients": "sipHash64(person_id)",
     "r_mailing_links": "sipHash64(mailing_id)",
     "r_page_daily": "sipHash64(site, path)",
+    "r_page_spans": "sipHash64(site, path)",
     "daily_salts": "rand()",
 }
 EVERYWHERE = {"accounts", "persons", "mailings", "mailing_sends", "consents", "identity_links",
