@@ -217,6 +217,18 @@ def test_migration_is_a_pre_install_and_pre_upgrade_hook(case):
     assert not any("configMapRef" in e for c in containers for e in c["envFrom"])
 
 
+def test_the_aggregator_knows_every_clickhouse_node(case):
+    """In cluster mode GDPR erasure mutates every node itself: the aggregator gets the same
+    node list the migration Job migrates."""
+    name, values, docs = case
+    nodes = (values or {}).get("clickhouse", {}).get("cluster", {}).get("nodes") or []
+    data = config(docs)
+    if nodes:
+        assert data["AGGREGATOR_CLICKHOUSE_NODES"].split(",") == nodes
+    else:
+        assert "AGGREGATOR_CLICKHOUSE_NODES" not in data
+
+
 def test_secrets_stay_out_of_configmaps(case):
     name, values, docs = case
     secrets = {}
