@@ -1,6 +1,6 @@
 //! Property test of sessionization against a real ClickHouse 18.16: whatever the replica that
 //! took each hit, the order batches arrive in, and replayed duplicates, the stored sessions
-//! (r_pageviews after job "days") equal those of the reference sessionizer over the distinct
+//! (r_pageviews_v2 after job "days") equal those of the reference sessionizer over the distinct
 //! hits ordered by (ts_ms, event_id) — and a forced rerun changes nothing.
 
 mod metrics_support;

@@ -1,7 +1,7 @@
 -- Job "days", step 3: the person-level activities of the given UTC days as generation
 -- `version`: mailing opens and clicks, custom events (props in detail), conversions (one row
 -- per goal a hit reaches; goal name in detail) and visits (one row per session of a known
--- person, with its pages from r_pageviews of the same generation).
+-- person, with its pages from r_pageviews_v2 of the same generation).
 -- first_seen is kept from the last committed generation of the day, so the change feed's
 -- cursor (first_seen, ts_ms, activity_id) never sends a row twice and never skips one that
 -- appears late (a replayed batch gets the first_seen of the run that first saw it).
@@ -76,7 +76,7 @@ FROM
                 any(person_id) AS v_person, any(session_start_ms) AS v_start,
                 any(session_end_ms) AS v_end,
                 arraySort(groupArray((ts_ms, event_id, path))) AS v_sorted
-            FROM r_pageviews
+            FROM r_pageviews_v2
             WHERE day >= toDate(?) AND day <= toDate(?) AND version = ? AND person_id != ''
             GROUP BY day, site, visitor_id, session_no
         )

@@ -1,5 +1,5 @@
 -- Job "days", step 1: sessionizes the web hits of the given UTC days and writes one row per
--- pageview with its session facts into r_pageviews as generation `version`.
+-- pageview with its session facts into r_pageviews_v2 as generation `version`.
 -- Session rule: per (site, visitor), hits ordered by (ts_ms, event_id) - never by arrival or
 -- replica; a gap of more than 30 minutes starts a new session, and so does UTC midnight (each
 -- day is computed on its own, which keeps a recompute of one day exact). Replayed copies of a
@@ -8,12 +8,19 @@
 -- ...) of the session; a pageview with nothing after it has no time (timed = 0).
 -- Source of a pageview: 1 mailing (mailing_id, utm_medium or referrer kind email), 2 campaign
 -- (utm_campaign or referrer kind campaign), else 0.
+-- visit_first marks the first view of a path in its session and day_first the first view of
+-- a path by the visitor that day, so page effectiveness sums flags instead of building exact
+-- distinct sets per page.
+-- Visitors are split into `parts` disjoint parts by a hash (this run computes part `part`),
+-- so the job can run the parts at once on separate cores.
 -- All array work happens in one SELECT: ClickHouse 18.16 loses scalar columns of a subquery
 -- that are used only inside a lambda. No lambda captures an array column (a captured column is
 -- copied once per element, which makes a visitor's day quadratic): neighbours come from
 -- shifted copies (arrayPopFront/arrayPushBack) zipped in as lambda arguments instead.
--- params: version UInt64 = 7, goal_events Array(String) = ['signup'], goal_paths Array(String) = ['/thank-you'], from DateTime = 1767571200, to DateTime = 1767830400, days Array(String) = ['2026-01-05','2026-01-06','2026-01-07']
-INSERT INTO r_pageviews
+-- The hits of a visitor's day are sorted once, as tuples (ts_ms, event_id, flags, path,
+-- person): sorting each column by a key array costs a tuple sort per column.
+-- params: version UInt64 = 7, goal_events Array(String) = ['signup'], goal_paths Array(String) = ['/thank-you'], from DateTime = 1767571200, to DateTime = 1767830400, days Array(String) = ['2026-01-05','2026-01-06','2026-01-07'], parts UInt64 = 1, part UInt64 = 0
+INSERT INTO r_pageviews_v2
 SELECT
     day, toUInt64(?) AS version, site, visitor_id,
     pp_person[indexOf(pp_sess, s)] AS person_id,
@@ -28,29 +35,27 @@ SELECT
     if(next_sess = s, next_ts, sess_end[s]) - t AS time_ms,
     toUInt8(src = 1) AS from_mailing,
     toUInt8(src = 2) AS from_campaign,
-    toUInt8(sess_goal_end[s] - g_cum + g_here > 0) AS converts_after
+    toUInt8(sess_goal_end[s] - g_cum + g_here > 0) AS converts_after,
+    toUInt8(v_n = 1) AS visit_first,
+    toUInt8(d_n = 1) AS day_first
 FROM
 (
     SELECT
         toDate(received_at) AS day, site, visitor_id,
-        arrayMap((t, i) -> (t, i), groupArray(ts_ms), groupArray(toString(event_id))) AS h_key,
-        arraySort((x, k) -> k, arrayMap(k -> k.1, h_key), h_key) AS s_ts,
-        arraySort((x, k) -> k, arrayMap(k -> k.2, h_key), h_key) AS s_id,
-        -- One sort for three flags: bit 0 pageview, bit 1 goal, bits 2-3 source.
-        arraySort((x, k) -> k, groupArray(toUInt8(
+        -- Flags: bit 0 pageview, bit 1 goal, bits 2-3 source.
+        arraySort(groupArray((ts_ms, toString(event_id), toUInt8(
             (type = 'pageview')
             + 2 * ((type = 'event' AND has(CAST(? AS Array(String)), event_name))
                    OR (type = 'pageview' AND has(CAST(? AS Array(String)), path)))
             + 4 * multiIf(mailing_id != '' OR utm_medium = 'email' OR referrer_kind = 'email', 1,
-                          utm_campaign != '' OR referrer_kind = 'campaign', 2, 0))), h_key) AS s_code,
-        arrayMap(c -> bitAnd(c, 1), s_code) AS s_pv,
-        arraySort((x, k) -> k, groupArray(path), h_key) AS s_path,
-        arraySort((x, k) -> k, groupArray(person_id), h_key) AS s_person,
-        arrayMap((id, prev) -> toUInt8(id != prev), s_id, arrayPopBack(arrayPushFront(s_id, ''))) AS keep,
-        arrayFilter((x, k) -> k = 1, s_ts, keep) AS ts,
-        arrayFilter((x, k) -> k = 1, s_pv, keep) AS is_pv,
-        arrayFilter((c, k) -> k = 1, arrayMap(c -> bitAnd(bitShiftRight(c, 1), 1), s_code), keep) AS is_goal,
-        arrayFilter((x, k) -> k = 1, s_person, keep) AS persons,
+                          utm_campaign != '' OR referrer_kind = 'campaign', 2, 0)),
+            path, person_id))) AS sorted,
+        arrayMap(x -> x.2, sorted) AS s_id,
+        arrayFilter((x, id, prev) -> id != prev, sorted, s_id, arrayPopBack(arrayPushFront(s_id, ''))) AS h,
+        arrayMap(x -> x.1, h) AS ts,
+        arrayMap(x -> bitAnd(x.3, 1), h) AS is_pv,
+        arrayMap(x -> bitAnd(bitShiftRight(x.3, 1), 1), h) AS is_goal,
+        arrayMap(x -> x.5, h) AS persons,
         arrayMap((g, i) -> toUInt8(i = 1 OR g > 1800000), arrayDifference(ts), arrayEnumerate(ts)) AS starts,
         arrayCumSum(starts) AS sess,
         arrayCumSum(is_pv) AS pvcum,
@@ -63,21 +68,24 @@ FROM
         arrayPopBack(arrayPushFront(sess_pv_end, 0)) AS sess_pv_before,
         arrayFilter((x, pp) -> pp != '', sess, persons) AS pp_sess,
         arrayFilter(x -> x != '', persons) AS pp_person,
-        arrayMap((k, pv) -> k * pv, keep, s_pv) AS keep_pv,
-        arrayFilter((x, pv) -> pv = 1, ts, is_pv) AS pv_ts,
+        arrayFilter((x, pv) -> pv = 1, h, is_pv) AS pv_h,
+        arrayMap(x -> x.1, pv_h) AS pv_ts,
         arrayFilter((x, pv) -> pv = 1, sess, is_pv) AS pv_sess,
         arrayPopFront(arrayPushBack(pv_ts, 0)) AS pv_next_ts,
         arrayPopFront(arrayPushBack(pv_sess, 0)) AS pv_next_sess,
         arrayFilter((x, pv) -> pv = 1, gcum, is_pv) AS pv_gcum,
         arrayFilter((x, pv) -> pv = 1, is_goal, is_pv) AS pv_goal,
-        arrayFilter((x, k) -> k = 1, s_path, keep_pv) AS pv_path,
-        arrayFilter((x, k) -> k = 1, s_id, keep_pv) AS pv_id,
-        arrayFilter((c, k) -> k = 1, arrayMap(c -> bitShiftRight(c, 2), s_code), keep_pv) AS pv_src
+        arrayMap(x -> x.4, pv_h) AS pv_path,
+        arrayMap(x -> x.2, pv_h) AS pv_id,
+        arrayMap(x -> bitShiftRight(x.3, 2), pv_h) AS pv_src,
+        arrayEnumerateUniq(pv_sess, pv_path) AS pv_visit_n,
+        arrayEnumerateUniq(pv_path) AS pv_day_n
     FROM hits
     WHERE received_at >= toDateTime(?) AND received_at < toDateTime(?)
       AND has(arrayMap(d -> toDate(d), CAST(? AS Array(String))), toDate(received_at))
       AND type IN ('pageview', 'event', 'ping', 'outbound', 'download')
       AND is_bot = 0 AND visitor_id != ''
+      AND cityHash64(visitor_id) % ? = ?
     GROUP BY day, site, visitor_id
 )
 ARRAY JOIN
@@ -90,4 +98,6 @@ ARRAY JOIN
     pv_path AS p,
     pv_id AS e,
     pv_src AS src,
+    pv_visit_n AS v_n,
+    pv_day_n AS d_n,
     arrayEnumerate(pv_ts) AS k

@@ -182,6 +182,10 @@ pub struct PageFact {
     pub source: u8,
     /// A goal is reached in the session at or after this pageview.
     pub converts_after: bool,
+    /// First view of this path in its session.
+    pub visit_first: bool,
+    /// First view of this path by the visitor that day.
+    pub day_first: bool,
 }
 
 /// Reference sessionizer: distinct hits (by event_id) of web types, no bots, with a visitor;
@@ -207,6 +211,7 @@ pub fn sessionize(hits: &[Hit], goal_events: &[&str], goal_paths: &[&str]) -> Ve
     for ((site, visitor, day), mut hs) in groups {
         hs.sort_by_key(|h| (h.ts_ms, h.event_id.to_string()));
         let mut sessions: Vec<Vec<&Hit>> = Vec::new();
+        let mut day_paths = std::collections::BTreeSet::new();
         for h in hs {
             match sessions.last_mut() {
                 Some(s) if h.ts_ms - s[s.len() - 1].ts_ms <= 1_800_000 => s.push(h),
@@ -222,6 +227,7 @@ pub fn sessionize(hits: &[Hit], goal_events: &[&str], goal_paths: &[&str]) -> Ve
                     || (h.r#type == "pageview" && goal_paths.contains(&h.path.as_str()))
             };
             let end = s[s.len() - 1].ts_ms;
+            let mut session_paths = std::collections::BTreeSet::new();
             for (k, &j) in pv.iter().enumerate() {
                 let h = s[j];
                 let next = pv.get(k + 1).map(|&n| s[n].ts_ms);
@@ -251,6 +257,8 @@ pub fn sessionize(hits: &[Hit], goal_events: &[&str], goal_paths: &[&str]) -> Ve
                     time_ms: timed.then_some(until - h.ts_ms),
                     source,
                     converts_after: s[j..].iter().any(|x| is_goal(x)),
+                    visit_first: session_paths.insert(h.path.as_str()),
+                    day_first: day_paths.insert(h.path.clone()),
                 });
             }
         }
@@ -258,7 +266,7 @@ pub fn sessionize(hits: &[Hit], goal_events: &[&str], goal_paths: &[&str]) -> Ve
     out
 }
 
-/// One stored row of r_pageviews.
+/// One stored row of r_pageviews_v2.
 #[derive(Debug, clickhouse::Row, serde::Deserialize)]
 struct PvRow {
     site: String,
@@ -276,22 +284,24 @@ struct PvRow {
     from_mailing: u8,
     from_campaign: u8,
     converts_after: u8,
+    visit_first: u8,
+    day_first: u8,
 }
 
-/// Reads r_pageviews of the committed generations, in the reference order.
+/// Reads r_pageviews_v2 of the committed generations, in the reference order.
 pub async fn stored_pageviews(db: &ChSettings) -> Vec<PageFact> {
     let rows: Vec<PvRow> = db
         .client()
         .query(
             "SELECT site, visitor_id, toUInt16(day), session_no, ts_ms, event_id, path, \
              is_entrance, is_exit, is_bounce, timed, time_ms, from_mailing, from_campaign, \
-             converts_after FROM r_pageviews WHERE (toString(day), version) IN \
+             converts_after, visit_first, day_first FROM r_pageviews_v2 WHERE (toString(day), version) IN \
              (SELECT bucket, max(version) FROM r_generations WHERE job = 'days' GROUP BY bucket) \
              ORDER BY site, visitor_id, day, ts_ms, event_id",
         )
         .fetch_all()
         .await
-        .unwrap_or_else(|e| panic!("r_pageviews: {e}"));
+        .unwrap_or_else(|e| panic!("r_pageviews_v2: {e}"));
     rows.into_iter()
         .map(|r| PageFact {
             site: r.site,
@@ -313,6 +323,8 @@ pub async fn stored_pageviews(db: &ChSettings) -> Vec<PageFact> {
                 0
             },
             converts_after: r.converts_after == 1,
+            visit_first: r.visit_first == 1,
+            day_first: r.day_first == 1,
         })
         .collect()
 }
