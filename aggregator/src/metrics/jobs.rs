@@ -22,18 +22,21 @@ use super::range::{date_of_day, parse_date};
 pub enum Job {
     /// Per UTC day: sessionized pageviews, page effectiveness, person activities.
     Days,
+    /// Per day and calendar month: finished page effectiveness (`super::spans`).
+    PageSpans,
     /// Per mailing: response per recipient and per link.
     Mailings,
 }
 
 impl Job {
     /// Every job, in run order (mailing conversions read the activities of job `Days`).
-    pub const ALL: [Job; 2] = [Job::Days, Job::Mailings];
+    pub const ALL: [Job; 3] = [Job::Days, Job::PageSpans, Job::Mailings];
 
     /// The name used in `r_generations.job` and in metric labels.
     pub fn as_str(self) -> &'static str {
         match self {
             Job::Days => "days",
+            Job::PageSpans => super::spans::JOB,
             Job::Mailings => "mailings",
         }
     }
@@ -241,6 +244,7 @@ pub async fn run(
 ) -> Result<JobReport, clickhouse::error::Error> {
     match job {
         Job::Days => run_days(ch, version, force).await,
+        Job::PageSpans => super::spans::run(ch, version, force).await,
         Job::Mailings => run_mailings(ch, version, force).await,
     }
 }

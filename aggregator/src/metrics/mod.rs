@@ -11,4 +11,5 @@ pub mod queries;
 pub mod range;
 pub mod scheduler;
 pub mod score;
+pub mod spans;
 pub mod telemetry;

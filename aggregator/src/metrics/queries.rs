@@ -4,6 +4,8 @@
 
 /// `sql/queries/api_activity_feed.sql`.
 pub const API_ACTIVITY_FEED: &str = include_str!("../../../sql/queries/api_activity_feed.sql");
+/// `sql/queries/api_generations.sql`.
+pub const API_GENERATIONS: &str = include_str!("../../../sql/queries/api_generations.sql");
 /// `sql/queries/api_mailing_accounts.sql`.
 pub const API_MAILING_ACCOUNTS: &str =
     include_str!("../../../sql/queries/api_mailing_accounts.sql");
@@ -16,6 +18,10 @@ pub const API_MAILING_LINKS: &str = include_str!("../../../sql/queries/api_maili
 pub const API_MAILING_TIMING: &str = include_str!("../../../sql/queries/api_mailing_timing.sql");
 /// `sql/queries/api_pages.sql`.
 pub const API_PAGES: &str = include_str!("../../../sql/queries/api_pages.sql");
+/// `sql/queries/api_pages_days.sql`.
+pub const API_PAGES_DAYS: &str = include_str!("../../../sql/queries/api_pages_days.sql");
+/// `sql/queries/api_pages_span.sql`.
+pub const API_PAGES_SPAN: &str = include_str!("../../../sql/queries/api_pages_span.sql");
 /// `sql/queries/api_person_activities.sql`.
 pub const API_PERSON_ACTIVITIES: &str =
     include_str!("../../../sql/queries/api_person_activities.sql");
@@ -56,6 +62,11 @@ pub const JOB_MAILING_RECIPIENTS: &str =
     include_str!("../../../sql/queries/job_mailing_recipients.sql");
 /// `sql/queries/job_page_daily.sql`.
 pub const JOB_PAGE_DAILY: &str = include_str!("../../../sql/queries/job_page_daily.sql");
+/// `sql/queries/job_page_spans_days.sql`.
+pub const JOB_PAGE_SPANS_DAYS: &str = include_str!("../../../sql/queries/job_page_spans_days.sql");
+/// `sql/queries/job_page_spans_months.sql`.
+pub const JOB_PAGE_SPANS_MONTHS: &str =
+    include_str!("../../../sql/queries/job_page_spans_months.sql");
 /// `sql/queries/job_pageviews.sql`.
 pub const JOB_PAGEVIEWS: &str = include_str!("../../../sql/queries/job_pageviews.sql");
 /// `sql/queries/person_account.sql`.
@@ -64,11 +75,14 @@ pub const PERSON_ACCOUNT: &str = include_str!("../../../sql/queries/person_accou
 /// Every query with its file name, for tests that check them all.
 pub const ALL: &[(&str, &str)] = &[
     ("api_activity_feed", API_ACTIVITY_FEED),
+    ("api_generations", API_GENERATIONS),
     ("api_mailing_accounts", API_MAILING_ACCOUNTS),
     ("api_mailing_conversions", API_MAILING_CONVERSIONS),
     ("api_mailing_links", API_MAILING_LINKS),
     ("api_mailing_timing", API_MAILING_TIMING),
     ("api_pages", API_PAGES),
+    ("api_pages_days", API_PAGES_DAYS),
+    ("api_pages_span", API_PAGES_SPAN),
     ("api_person_activities", API_PERSON_ACTIVITIES),
     ("commit_generations", COMMIT_GENERATIONS),
     ("committed_fingerprints", COMMITTED_FINGERPRINTS),
@@ -87,6 +101,8 @@ pub const ALL: &[(&str, &str)] = &[
     ("job_mailing_links", JOB_MAILING_LINKS),
     ("job_mailing_recipients", JOB_MAILING_RECIPIENTS),
     ("job_page_daily", JOB_PAGE_DAILY),
+    ("job_page_spans_days", JOB_PAGE_SPANS_DAYS),
+    ("job_page_spans_months", JOB_PAGE_SPANS_MONTHS),
     ("job_pageviews", JOB_PAGEVIEWS),
     ("person_account", PERSON_ACCOUNT),
 ];

@@ -3,6 +3,7 @@
 
 mod activities;
 mod admin;
+mod cache;
 mod funnels;
 mod mailings;
 mod pages;

@@ -1,0 +1,203 @@
+//! Job "page_spans": page effectiveness per span of whole UTC days (every day, every calendar
+//! month) in `r_page_spans`, finished so `GET /api/pages` for a day or a month reads numbers
+//! instead of merging exact distinct-visitor sets (`sql/migrations/0006_page_spans.sql`).
+//!
+//! Watermark: a day's rows are computed from the pageviews of the generation of job "days"
+//! committed for that day, so the fingerprint of a day bucket (`2026-01-20`) is that
+//! generation, and the fingerprint of a month bucket (`2026-01`) lists the generations of all
+//! its days. A span whose fingerprint differs from what job "days" committed since is stale;
+//! the API then merges day rows (or falls back to `r_page_daily`), so answers stay exact
+//! whether or not this job has caught up.
+
+use std::collections::BTreeMap;
+
+use clickhouse::Client;
+
+use super::jobs::JobReport;
+use super::queries;
+use super::range::{date_of_day, parse_date};
+
+/// The name in `r_generations.job`.
+pub const JOB: &str = "page_spans";
+
+/// Committed generations of one job: bucket → (fingerprint, generation).
+pub type Committed = BTreeMap<String, (String, u64)>;
+
+/// `2026-01` of a day bucket `2026-01-20`.
+pub fn month_of(day: &str) -> &str {
+    day.get(..7).unwrap_or(day)
+}
+
+/// The first day of the month after `month` (`2026-01` → `2026-02-01`); None if malformed.
+pub fn next_month_start(month: &str) -> Option<String> {
+    let y: i64 = month.get(..4)?.parse().ok()?;
+    let m: i64 = month.get(5..7)?.parse().ok()?;
+    let (y, m) = if m >= 12 { (y + 1, 1) } else { (y, m + 1) };
+    let day = format!("{y:04}-{m:02}-01");
+    parse_date(&day).map(|_| day)
+}
+
+/// What each span bucket's fingerprint must be, given the committed generations of job
+/// "days": a day bucket names its generation, a month bucket every `day:generation` of it.
+pub fn wanted(days: &Committed) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    let mut months: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+    for (day, (_, gen)) in days {
+        out.insert(day.clone(), gen.to_string());
+        months
+            .entry(month_of(day))
+            .or_default()
+            .push(format!("{day}:{gen}"));
+    }
+    for (month, parts) in months {
+        out.insert(month.to_string(), parts.join(","));
+    }
+    out
+}
+
+/// Whether the committed span `bucket` is current: its fingerprint is the wanted one.
+pub fn is_current(bucket: &str, wanted: &BTreeMap<String, String>, spans: &Committed) -> bool {
+    match (wanted.get(bucket), spans.get(bucket)) {
+        (Some(w), Some((fp, _))) => w == fp,
+        _ => false,
+    }
+}
+
+/// Reads the committed generations of `job`.
+pub async fn committed(ch: &Client, job: &str) -> Result<Committed, clickhouse::error::Error> {
+    let rows: Vec<(String, String, u64)> = ch
+        .query(queries::COMMITTED_FINGERPRINTS)
+        .bind(job)
+        .fetch_all()
+        .await?;
+    Ok(rows.into_iter().map(|(b, fp, g)| (b, (fp, g))).collect())
+}
+
+/// Runs the job as generation `version`: recomputes the days whose generation of job "days"
+/// changed (every day when `force`), then the months holding one, and commits them.
+pub async fn run(
+    ch: &Client,
+    version: u64,
+    force: bool,
+) -> Result<JobReport, clickhouse::error::Error> {
+    let days = committed(ch, "days").await?;
+    let spans = committed(ch, JOB).await?;
+    let want = wanted(&days);
+    let stale = |b: &String| force || !is_current(b, &want, &spans);
+    let changed_days: Vec<String> = days.keys().filter(|d| stale(d)).cloned().collect();
+    let mut months: Vec<String> = want
+        .keys()
+        .filter(|b| b.len() == 7 && stale(b))
+        .cloned()
+        .collect();
+    // A changed day always changes its month's fingerprint; this only guards a month bucket
+    // lost from r_generations.
+    for d in &changed_days {
+        let m = month_of(d).to_string();
+        if !months.contains(&m) {
+            months.push(m);
+        }
+    }
+    months.sort();
+    let mut report = JobReport {
+        job: JOB,
+        version: 0,
+        buckets: Vec::new(),
+    };
+    if changed_days.is_empty() && months.is_empty() {
+        return Ok(report);
+    }
+    if let (Some(first), Some(last)) = (changed_days.first(), changed_days.last()) {
+        let versions: Vec<u64> = changed_days
+            .iter()
+            .map(|d| days.get(d).map_or(0, |(_, g)| *g))
+            .collect();
+        ch.query(queries::JOB_PAGE_SPANS_DAYS)
+            .bind(version)
+            .bind(first)
+            .bind(last)
+            .bind(versions)
+            .bind(&changed_days)
+            .execute()
+            .await?;
+    }
+    if let (Some(first), Some(last)) = (months.first(), months.last()) {
+        // Every day of those months, at the version its row has now.
+        let (mut in_months, mut versions) = (Vec::new(), Vec::new());
+        for d in days
+            .keys()
+            .filter(|d| months.iter().any(|m| m == month_of(d)))
+        {
+            let v = if changed_days.contains(d) {
+                version
+            } else {
+                spans.get(d).map_or(0, |(_, g)| *g)
+            };
+            in_months.push(d.clone());
+            versions.push(v);
+        }
+        let month_starts: Vec<String> = months.iter().map(|m| format!("{m}-01")).collect();
+        let end = next_month_start(last).unwrap_or_else(|| date_of_day(49_672));
+        ch.query(queries::JOB_PAGE_SPANS_MONTHS)
+            .bind(version)
+            .bind(format!("{first}-01"))
+            .bind(end)
+            .bind(&month_starts)
+            .bind(versions)
+            .bind(in_months)
+            .execute()
+            .await?;
+    }
+    let mut buckets = changed_days;
+    buckets.extend(months);
+    let fps: Vec<String> = buckets
+        .iter()
+        .map(|b| want.get(b).cloned().unwrap_or_default())
+        .collect();
+    ch.query(queries::COMMIT_GENERATIONS)
+        .bind(JOB)
+        .bind(version)
+        .bind(&buckets)
+        .bind(fps)
+        .execute()
+        .await?;
+    report.version = version;
+    report.buckets = buckets;
+    Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn gens(items: &[(&str, u64)]) -> Committed {
+        items
+            .iter()
+            .map(|(b, g)| (b.to_string(), (format!("fp{g}"), *g)))
+            .collect()
+    }
+
+    #[test]
+    fn fingerprints_follow_the_day_generations() {
+        let days = gens(&[("2026-01-30", 5), ("2026-01-31", 7), ("2026-02-01", 7)]);
+        let w = wanted(&days);
+        assert_eq!(w["2026-01-30"], "5");
+        assert_eq!(w["2026-01"], "2026-01-30:5,2026-01-31:7");
+        assert_eq!(w["2026-02"], "2026-02-01:7");
+        let mut spans: Committed = BTreeMap::new();
+        spans.insert("2026-01".into(), ("2026-01-30:5,2026-01-31:7".into(), 9));
+        spans.insert("2026-02".into(), ("2026-02-01:6".into(), 8));
+        assert!(is_current("2026-01", &w, &spans));
+        assert!(!is_current("2026-02", &w, &spans), "day regenerated since");
+        assert!(!is_current("2026-01-30", &w, &spans), "never computed");
+        assert!(!is_current("2026-03", &w, &spans), "no such bucket");
+    }
+
+    #[test]
+    fn months_roll_over() {
+        assert_eq!(month_of("2026-01-20"), "2026-01");
+        assert_eq!(next_month_start("2026-01").as_deref(), Some("2026-02-01"));
+        assert_eq!(next_month_start("2026-12").as_deref(), Some("2027-01-01"));
+        assert_eq!(next_month_start("junk"), None);
+    }
+}

@@ -1,0 +1,34 @@
+-- Job "page_spans", step 2: one r_page_spans row per (calendar month, site, path) of the
+-- given months, as generation `version`, merged from the day rows of those months: day
+-- days[i] is read at version versions[i] (the rows step 1 just wrote, or the committed ones
+-- of days that did not change). Visitors and the median are finished here once, so a request
+-- for the month reads numbers. The month keeps no states (they stay empty): writing them
+-- doubled the cost of this step, which runs again whenever a day of the month changes, and
+-- with few visitors coming back on other days a month's set is as big as its days' sets, so
+-- ranges of several spans merge the day states instead.
+-- params: version UInt64 = 9, from_day String = '2026-01-01', to_day String = '2026-02-01', months Array(String) = ['2026-01-01'], versions Array(UInt64) = [7,8], days Array(String) = ['2026-01-05','2026-01-07']
+INSERT INTO r_page_spans (span_start, span_end, version, site, path, pageviews, visitors,
+    entrances, exits, bounces, timed, time_sum_ms, median_ms, visits, converting_visits,
+    visits_from_mailing, visits_from_campaign)
+SELECT
+    month, addMonths(month, 1), toUInt64(?), site, path,
+    sum(d_pageviews), uniqExactMerge(d_visitor_set), sum(d_entrances), sum(d_exits),
+    sum(d_bounces), sum(d_timed), sum(d_time_sum_ms),
+    toUInt64(quantileExactMerge(0.5)(d_time_set)), sum(d_visits), sum(d_converting_visits),
+    sum(d_visits_from_mailing), sum(d_visits_from_campaign)
+FROM
+(
+    SELECT
+        toStartOfMonth(span_start) AS month, site, path, pageviews AS d_pageviews,
+        visitor_set AS d_visitor_set, entrances AS d_entrances, exits AS d_exits,
+        bounces AS d_bounces, timed AS d_timed, time_sum_ms AS d_time_sum_ms,
+        time_set AS d_time_set, visits AS d_visits, converting_visits AS d_converting_visits,
+        visits_from_mailing AS d_visits_from_mailing,
+        visits_from_campaign AS d_visits_from_campaign
+    FROM r_page_spans
+    WHERE span_start >= toDate(?) AND span_start < toDate(?)
+      AND span_end = span_start + 1
+      AND has(CAST(? AS Array(String)), toString(toStartOfMonth(span_start)))
+      AND version = CAST(? AS Array(UInt64))[indexOf(CAST(? AS Array(String)), toString(span_start))]
+)
+GROUP BY month, site, path
