@@ -11,7 +11,7 @@
 -- params: version UInt64 = 7, first_day String = '2026-01-05', last_day String = '2026-01-07', source_version UInt64 = 7
 INSERT INTO r_page_daily
 SELECT
-    day, toUInt64(?) AS version, site, path,
+    day, toUInt64(?) AS generation, site, path,
     count() AS pageviews,
     uniqExactStateIf(visitor_id, day_first = 1) AS visitors,
     sum(is_entrance) AS entrances,
