@@ -34,6 +34,7 @@ SHARDED = {
     "r_activities": "sipHash64(person_id)",
     "r_mailing_recipients": "sipHash64(person_id)",
     "r_mailing_links": "sipHash64(mailing_id)",
+    "r_mail_hits": "sipHash64(mailing_id)",
     "r_page_daily": "sipHash64(site, path)",
     "r_page_spans": "sipHash64(site, path)",
     "daily_salts": "rand()",

@@ -3,6 +3,8 @@
 -- counts. A click implies an open (an image-blocking client still clicked). Human-only leaves
 -- out the machine verdicts apple_mpp (Apple Mail privacy prefetch) and scanner (link
 -- scanners); human and unknown stay. Replayed hits count once (grouped by event_id).
+-- Opens and clicks come from r_mail_hits (committed generations of job "days", which runs
+-- first): read by mailing, not by scanning every hit.
 -- params: version UInt64 = 7, mailings Array(String) = ['m1','m2'], mailings2 Array(String) = ['m1','m2']
 INSERT INTO r_mailing_recipients
 SELECT
@@ -41,8 +43,10 @@ ANY LEFT JOIN
             event_id, any(mailing_id) AS e_mailing, any(person_id) AS e_person,
             any(type) AS e_type, any(ts_ms) AS e_ts,
             toUInt8(any(verdict) NOT IN ('apple_mpp', 'scanner')) AS e_human
-        FROM hits
-        WHERE type IN ('open', 'click') AND has(CAST(? AS Array(String)), mailing_id) AND person_id != ''
+        FROM r_mail_hits
+        WHERE has(CAST(? AS Array(String)), mailing_id) AND person_id != ''
+          AND (toString(day), version) IN
+              (SELECT bucket, max(version) FROM r_generations WHERE job = 'days' GROUP BY bucket)
         GROUP BY event_id
     )
     GROUP BY e_mailing, e_person

@@ -12,11 +12,14 @@ JOBS = [
     ("job_pageviews", {}),
     ("job_page_daily", {}),
     ("job_activities", {}),
+    ("job_mail_hits", {}),
+    ("commit_generations", {}),
     ("job_mailing_recipients", {}),
     ("job_mailing_links", {}),
-    ("commit_generations", {}),
     ("commit_generations", {"job": "'mailings'", "buckets": "['m1','m2']",
                             "fingerprints": "['x','y']"}),
+    ("job_page_spans_days", {}),
+    ("job_page_spans_months", {}),
 ]
 
 

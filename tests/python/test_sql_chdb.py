@@ -17,16 +17,21 @@ QUERIES = ROOT / "sql" / "queries"
 DAYS = "['2026-01-05','2026-01-06','2026-01-07']"
 
 # The jobs in the order the scheduler runs them, with overrides of the header samples where a
-# step needs other values than the file's sample (the second commit is job "mailings").
+# step needs other values than the file's sample (the first commit is job "days", whose
+# committed mailing hits job "mailings" reads; the second commit is job "mailings").
 PLAN = [
     ("job_pageviews.sql", {}),
     ("job_page_daily.sql", {}),
     ("job_activities.sql", {}),
+    ("job_mail_hits.sql", {}),
+    ("commit_generations.sql", {}),
     ("job_mailing_recipients.sql", {}),
     ("job_mailing_links.sql", {}),
-    ("commit_generations.sql", {}),
     ("commit_generations.sql", {"job": "'mailings'", "buckets": "['m1','m2']",
                                 "fingerprints": "['x','y']"}),
+    # Job "page_spans" as generation 1{v} over the days of generation {v} ({v}: 7, then 8).
+    ("job_page_spans_days.sql", {"version": "1{v}", "versions": "[{v},{v},{v}]"}),
+    ("job_page_spans_months.sql", {"version": "1{v}", "versions": "[1{v},1{v},1{v}]"}),
 ]
 
 
@@ -64,7 +69,8 @@ def run_all(engine, data):
             sql = (QUERIES / name).read_text()
             names = {n for n, _, _ in params(sql)}
             extra = {k: version for k in ("version", "source_version") if k in names}
-            engine.query(render(sql, {**extra, **overrides}), db)
+            given = {k: v.replace("{v}", version) for k, v in overrides.items()}
+            engine.query(render(sql, {**extra, **given}), db)
     out = {}
     for path in sorted(QUERIES.glob("*.sql")):
         if path.name.startswith(("job_", "commit_", "funnel_put", "goal_put", "fingerprint_days")):
@@ -122,6 +128,10 @@ def test_results_are_not_empty(results):
         assert text.strip(), f"{name} returned nothing on the generated data"
     pages = [line.split("\t") for line in old["api_pages.sql"].splitlines()]
     assert sum(int(r[2]) for r in pages) > 100
+    # The page spans give r_page_daily's figures: the merged day rows for the same days, and
+    # the month row (the generated data lies in those days of January).
+    assert old["api_pages_days.sql"] == old["api_pages.sql"]
+    assert old["api_pages_span.sql"] == old["api_pages.sql"]
     # Replays are in the data: pageviews counted once each, so no page has more pageviews
     # than distinct pageview events of the generated data.
     feed = old["api_activity_feed.sql"].splitlines()

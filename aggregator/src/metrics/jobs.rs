@@ -20,7 +20,8 @@ use super::range::{date_of_day, parse_date};
 /// The metric jobs, in the order a refresh runs them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Job {
-    /// Per UTC day: sessionized pageviews, page effectiveness, person activities.
+    /// Per UTC day: sessionized pageviews, page effectiveness, person activities, and the
+    /// copy of the mailing opens and clicks job `Mailings` reads.
     Days,
     /// Per day and calendar month: finished page effectiveness (`super::spans`).
     PageSpans,
@@ -29,7 +30,8 @@ pub enum Job {
 }
 
 impl Job {
-    /// Every job, in run order (mailing conversions read the activities of job `Days`).
+    /// Every job, in run order (job `Mailings` reads the mailing hits job `Days` copies, and
+    /// mailing conversions read its activities).
     pub const ALL: [Job; 3] = [Job::Days, Job::PageSpans, Job::Mailings];
 
     /// The name used in `r_generations.job` and in metric labels.
@@ -58,6 +60,15 @@ pub struct JobReport {
     /// Buckets recomputed.
     pub buckets: Vec<String>,
 }
+
+/// `sql/queries/job_mail_hits.sql` (kept here rather than in `queries.rs`, which the API
+/// side edits at the same time).
+const JOB_MAIL_HITS: &str = include_str!("../../../sql/queries/job_mail_hits.sql");
+
+/// Part of every day's fingerprint: bumped when job `Days` starts writing something new for
+/// every day (here `r_pageviews_v2` and `r_mail_hits`), so the first refresh after an upgrade
+/// recomputes every day once instead of leaving the new tables empty for old days.
+const DAYS_OUTPUT: &str = "out2";
 
 /// Job `Days` sessionizes the visitors in this many disjoint parts at once (two queries, one
 /// per core of a two-core ClickHouse host: the array work of one query runs in one thread).
@@ -123,7 +134,7 @@ pub async fn run_days(
         .fetch_all::<(String, String)>()
         .await?
         .into_iter()
-        .map(|(day, fp)| (day, format!("{fp}|{goal_fp}")))
+        .map(|(day, fp)| (day, format!("{fp}|{goal_fp}|{DAYS_OUTPUT}")))
         .collect();
     let days = changed(&current, &committed(ch, Job::Days).await?, force);
     let mut report = JobReport {
@@ -155,7 +166,8 @@ pub async fn run_days(
     first_part?;
     second_part?;
     let (first_day, last_day) = (date_of_day(*first), date_of_day(*last));
-    // Page effectiveness and activities both read the new pageviews; they run at once.
+    // Page effectiveness and activities both read the new pageviews; they and the copy of
+    // the mailing hits run at once.
     let page_daily = ch
         .query(queries::JOB_PAGE_DAILY)
         .bind(version)
@@ -183,9 +195,17 @@ pub async fn run_days(
         .bind(&last_day)
         .bind(&days)
         .execute();
-    let (page_daily, activities) = tokio::join!(page_daily, activities);
+    let mail_hits = ch
+        .query(JOB_MAIL_HITS)
+        .bind(version)
+        .bind(from)
+        .bind(to)
+        .bind(&days)
+        .execute();
+    let (page_daily, activities, mail_hits) = tokio::join!(page_daily, activities, mail_hits);
     page_daily?;
     activities?;
+    mail_hits?;
     commit(ch, Job::Days, version, &days, &current).await?;
     report.version = version;
     report.buckets = days;

@@ -1,0 +1,10 @@
+-- Job "days", step 4: the mailing opens and clicks received on the given UTC days, as
+-- generation `version` of r_mail_hits, the input of job "mailings". Replayed copies stay
+-- (readers group by event_id, as they did over hits).
+-- params: version UInt64 = 7, from DateTime = 1767571200, to DateTime = 1767830400, days Array(String) = ['2026-01-05','2026-01-06','2026-01-07']
+INSERT INTO r_mail_hits
+SELECT toDate(received_at), toUInt64(?), mailing_id, event_id, type, person_id, link_id, verdict, ts_ms
+FROM hits
+WHERE received_at >= toDateTime(?) AND received_at < toDateTime(?)
+  AND has(arrayMap(d -> toDate(d), CAST(? AS Array(String))), toDate(received_at))
+  AND type IN ('open', 'click') AND mailing_id != ''
