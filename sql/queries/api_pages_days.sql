@@ -2,7 +2,7 @@
 -- r_page_spans, day days[i] at its committed generation versions[i] (the day range lets the
 -- primary key skip the rest). Visitor sets hold 64-bit hashes (0006_page_spans.sql), about
 -- half the work of api_pages.sql's String sets. Columns as api_pages.sql.
--- params: first_day String = '2026-01-05', end_day String = '2026-01-08', versions Array(UInt64) = [7,8], days Array(String) = ['2026-01-05','2026-01-07'], site String = '', site2 String = '', limit UInt64 = 1000
+-- params: first_day String = '2026-01-05', end_day String = '2026-01-08', versions Array(UInt64) = [18,18,18], days Array(String) = ['2026-01-05','2026-01-06','2026-01-07'], site String = '', site2 String = '', limit UInt64 = 1000
 SELECT
     site, path,
     sum(pageviews) AS t_pageviews,

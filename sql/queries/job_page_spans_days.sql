@@ -6,7 +6,7 @@
 -- a count and the visitor set gets one sipHash64 per visitor; visit_first marks one view per
 -- (session, path), and a visit converts when its first view of the page does (a goal at or
 -- after the first view is at or after some view, and the other way round).
--- params: version UInt64 = 9, first_day String = '2026-01-05', last_day String = '2026-01-07', versions Array(UInt64) = [7,8], days Array(String) = ['2026-01-05','2026-01-07']
+-- params: version UInt64 = 18, first_day String = '2026-01-05', last_day String = '2026-01-07', versions Array(UInt64) = [7,7,7], days Array(String) = ['2026-01-05','2026-01-06','2026-01-07']
 INSERT INTO r_page_spans
 SELECT
     day AS span_start, day + 1 AS span_end, toUInt64(?) AS generation, site, path,

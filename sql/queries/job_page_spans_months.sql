@@ -6,7 +6,7 @@
 -- doubled the cost of this step, which runs again whenever a day of the month changes, and
 -- with few visitors coming back on other days a month's set is as big as its days' sets, so
 -- ranges of several spans merge the day states instead.
--- params: version UInt64 = 9, from_day String = '2026-01-01', to_day String = '2026-02-01', months Array(String) = ['2026-01-01'], versions Array(UInt64) = [7,8], days Array(String) = ['2026-01-05','2026-01-07']
+-- params: version UInt64 = 18, from_day String = '2026-01-01', to_day String = '2026-02-01', months Array(String) = ['2026-01-01'], versions Array(UInt64) = [18,18,18], days Array(String) = ['2026-01-05','2026-01-06','2026-01-07']
 INSERT INTO r_page_spans (span_start, span_end, version, site, path, pageviews, visitors,
     entrances, exits, bounces, timed, time_sum_ms, median_ms, visits, converting_visits,
     visits_from_mailing, visits_from_campaign)
