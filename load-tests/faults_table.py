@@ -20,7 +20,7 @@ WHAT = {
 results = [json.loads(l) for l in open(os.path.join(out, "results.jsonl"))]
 measure = next((r for r in results if r["name"] == "measure"), None)
 sustain = next((r for r in results if r["name"] == "sustain"), None)
-probes = "; ".join(f"{p['rate']:,} req/s: p99 {p['p99_best_ms']}–{p['p99_worst_ms']} ms"
+probes = "; ".join(f"{p['rate']:,.0f} req/s: p99 {p['p99_best_ms']}–{p['p99_worst_ms']} ms"
                    f"{'' if p['on_time'] else ', fell behind'} → {'held' if p['held'] else 'not held'}"
                    for p in (sustain["extra"]["probes"] if sustain else []) if p)
 print(f"Suite `{suite}`, 2 cores. Max measured with the realistic mix (closed loop, 32 connections): "
