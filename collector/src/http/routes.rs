@@ -63,7 +63,9 @@ async fn pixel(app: &App, peer: SocketAddr, req: &Request<Incoming>) -> Response
         Ok(hit)
     });
     match hit {
-        Ok(hit) => offer(app, Route::Pixel, vec![hit]).await.ok(),
+        Ok(hit) => offer(app, Route::Pixel, std::slice::from_ref(&hit))
+            .await
+            .ok(),
         Err(r) => {
             tracing::debug!(field = r.field, reason = r.reason, "pixel hit rejected");
             telemetry::rejected(r.reason, 1);
@@ -175,7 +177,7 @@ async fn beacon_post(app: &App, peer: SocketAddr, req: Request<Incoming>) -> Res
         }
     }
     let n = hits.len();
-    match offer(app, Route::Beacon, hits).await {
+    match offer(app, Route::Beacon, &hits).await {
         Ok(()) => reply::json(StatusCode::ACCEPTED, format!("{{\"accepted\":{n}}}")),
         Err(_) => reply::overloaded(),
     }
@@ -201,7 +203,7 @@ fn linkable_visitor(raw: &enrich::RawHit) -> String {
 }
 
 /// Queues hits and counts the outcome.
-async fn offer(app: &App, route: Route, hits: Vec<Hit>) -> Result<(), OfferError> {
+async fn offer(app: &App, route: Route, hits: &[Hit]) -> Result<(), OfferError> {
     let n = hits.len() as u64;
     let r = app.queue.offer(hits).await;
     match r {
@@ -232,7 +234,7 @@ async fn click(
     // when the person's consent stands (see `identity::landing_url`).
     let target = app.identity.landing_url(&claims, &hit);
     // The redirect happens even if the click cannot be stored: the reader must get through.
-    let _ = offer(app, Route::Click, vec![hit]).await;
+    let _ = offer(app, Route::Click, std::slice::from_ref(&hit)).await;
     reply::redirect(&target)
 }
 
@@ -246,7 +248,7 @@ async fn open(app: &App, peer: SocketAddr, req: &Request<Incoming>, token: &str)
         let info = app.request_info(peer, req);
         let mut hit = app.enricher.mailing_event(&claims, &info, &app.stamp());
         app.identity.judge(&mut hit, &claims, &info);
-        let _ = offer(app, Route::Open, vec![hit]).await;
+        let _ = offer(app, Route::Open, std::slice::from_ref(&hit)).await;
     }
     reply::gif()
 }

@@ -1,29 +1,28 @@
-//! Cuts the queue into batches by rows or time, encodes each once, and hands it to the
-//! shipper, or to the spool when the shipper is busy, so the queue never waits on ClickHouse.
+//! Cuts the queue into batches by rows or time and hands each to the shipper, or to the
+//! spool when the shipper is busy, so the queue never waits on ClickHouse. The rows arrive
+//! already encoded (see `queue`), so a batch is ready the moment it is cut.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::hit::Hit;
 use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 
+use super::queue::{Chunk, Next, Shared};
 use super::spool::SpoolError;
 use super::{Batch, Spool};
 use crate::telemetry;
 
 /// The batching task's state.
 pub(super) struct Batcher {
-    /// Hits from the request handlers.
-    pub rx: mpsc::Receiver<Hit>,
+    /// The queue the request handlers fill.
+    pub queue: Arc<Shared>,
     /// Becomes true when shutdown starts: close the queue, drain, finish.
     pub closed: watch::Receiver<bool>,
     /// To the shipper (small capacity: a busy shipper means the spool).
     pub ship: mpsc::Sender<Batch>,
     /// Where a batch goes when the shipper is busy.
     pub spool: Arc<Spool>,
-    /// Rows that close a batch.
-    pub rows: usize,
     /// Longest a batch stays open.
     pub interval: Duration,
 }
@@ -35,72 +34,56 @@ pub(super) struct Batcher {
 const MIN_GAP: Duration = Duration::from_millis(500);
 
 /// How far past `rows` a batch may grow while it waits out [`MIN_GAP`] (bounds memory).
-const HARD_CAP_FACTOR: usize = 3;
+pub(super) const HARD_CAP_FACTOR: usize = 3;
 
 impl Batcher {
     /// Runs until the queue is closed and empty, then returns (dropping the shipper's sender).
     pub async fn run(mut self) {
-        let hard_cap = self.rows.saturating_mul(HARD_CAP_FACTOR);
-        let mut buf: Vec<Hit> = Vec::with_capacity(self.rows);
         let mut closing = false;
         let mut last_dispatch = Instant::now()
             .checked_sub(MIN_GAP)
             .unwrap_or_else(Instant::now);
+        let queue = self.queue.clone();
         loop {
-            // Wait for the first hit of a batch (or for shutdown).
-            if buf.is_empty() {
-                tokio::select! {
-                    n = self.rx.recv_many(&mut buf, self.rows) => if n == 0 { break },
-                    _ = self.closed.changed(), if !closing => {
-                        closing = true;
-                        self.rx.close();
-                        continue;
-                    }
+            // Registered before looking, so a wake-up between the look and the wait is kept.
+            let woken = queue.ready.notified();
+            tokio::pin!(woken);
+            woken.as_mut().enable();
+            let now = Instant::now();
+            let wait_until = match self.queue.next(now, last_dispatch + MIN_GAP, self.interval) {
+                Next::Take(chunk) => {
+                    telemetry::queue_depth(self.queue.len());
+                    last_dispatch = now;
+                    self.dispatch(chunk).await;
+                    continue;
+                }
+                Next::Done => break,
+                Next::WaitUntil(at) => at,
+            };
+            let sleep = async {
+                match wait_until {
+                    Some(at) => tokio::time::sleep_until(at).await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                _ = woken => {}
+                _ = sleep => {}
+                _ = self.closed.changed(), if !closing => {
+                    closing = true;
+                    self.queue.close();
                 }
             }
-            let deadline = Instant::now() + self.interval;
-            let earliest = last_dispatch + MIN_GAP;
-            while buf.len() < hard_cap {
-                let full = buf.len() >= self.rows;
-                // While draining for shutdown a full batch goes at once.
-                if full && (closing || Instant::now() >= earliest) {
-                    break;
-                }
-                let until = if full { earliest } else { deadline };
-                let room = hard_cap - buf.len();
-                tokio::select! {
-                    n = self.rx.recv_many(&mut buf, room) => if n == 0 { break },
-                    _ = tokio::time::sleep_until(until) => break,
-                    _ = self.closed.changed(), if !closing => {
-                        closing = true;
-                        self.rx.close();
-                    }
-                }
-            }
-            telemetry::queue_depth(self.rx.len());
-            last_dispatch = Instant::now();
-            self.dispatch(std::mem::take(&mut buf)).await;
-            buf.reserve(self.rows);
         }
         telemetry::queue_depth(0);
     }
 
-    async fn dispatch(&mut self, hits: Vec<Hit>) {
-        if hits.is_empty() {
+    async fn dispatch(&mut self, chunk: Chunk) {
+        if chunk.rows == 0 {
             return;
         }
-        telemetry::batch(hits.len());
-        let rows = hits.len() as u32;
-        // Encoding (and freeing) tens of thousands of rows takes milliseconds: do it off the
-        // async workers so the requests they serve meanwhile are not held up.
-        let bytes = match tokio::task::spawn_blocking(move || Hit::encode_batch(&hits)).await {
-            Ok(bytes) => bytes,
-            Err(e) => {
-                tracing::error!(error = %e, rows, "batch encoding task failed; batch lost");
-                return;
-            }
-        };
-        let batch = Batch { rows, bytes };
+        telemetry::batch(chunk.rows as usize);
+        let batch = chunk.into_batch();
         let batch = match self.ship.try_send(batch) {
             Ok(()) => return,
             Err(mpsc::error::TrySendError::Full(b) | mpsc::error::TrySendError::Closed(b)) => b,
@@ -129,7 +112,9 @@ impl Batcher {
 
 #[cfg(test)]
 mod tests {
+    use super::super::{OfferError, Queue};
     use super::*;
+    use common::hit::Hit;
 
     fn hit() -> Hit {
         Hit {
@@ -138,44 +123,109 @@ mod tests {
         }
     }
 
+    struct Rig {
+        queue: Queue,
+        ship: mpsc::Receiver<Batch>,
+        close: watch::Sender<bool>,
+        task: tokio::task::JoinHandle<()>,
+        _dir: tempfile::TempDir,
+    }
+
+    /// A batcher over a queue of `capacity` hits, batches of `rows`, shipper slack of 8.
+    fn rig(capacity: usize, rows: usize) -> Rig {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let spool = Arc::new(Spool::open(dir.path(), 1 << 20).unwrap_or_else(|e| panic!("{e}")));
+        let shared = Arc::new(Shared::new(capacity, rows, rows * HARD_CAP_FACTOR));
+        let (ship_tx, ship) = mpsc::channel(8);
+        let (close, closed) = watch::channel(false);
+        let batcher = Batcher {
+            queue: shared.clone(),
+            closed,
+            ship: ship_tx,
+            spool: spool.clone(),
+            interval: Duration::from_secs(1),
+        };
+        Rig {
+            queue: Queue { shared, spool },
+            ship,
+            close,
+            task: tokio::spawn(batcher.run()),
+            _dir: dir,
+        }
+    }
+
+    async fn offer(q: &Queue, n: usize) {
+        let hits = vec![hit(); n];
+        q.offer(&hits).await.unwrap_or_else(|e| panic!("{e:?}"));
+    }
+
     /// Under a burst, batches are at least MIN_GAP apart and grow past `rows` instead.
     #[tokio::test(start_paused = true)]
     async fn a_burst_makes_fewer_larger_batches() {
-        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-        let spool = Arc::new(Spool::open(dir.path(), 1 << 20).unwrap_or_else(|e| panic!("{e}")));
-        let (tx, rx) = mpsc::channel(1000);
-        let (ship_tx, mut ship_rx) = mpsc::channel(8);
-        let (_close_tx, closed) = watch::channel(false);
-        let batcher = Batcher {
-            rx,
-            closed,
-            ship: ship_tx,
-            spool,
-            rows: 10,
-            interval: Duration::from_secs(1),
-        };
-        let task = tokio::spawn(batcher.run());
+        let mut r = rig(1000, 10);
         for _ in 0..10 {
-            tx.send(hit()).await.unwrap_or_else(|e| panic!("{e}"));
+            offer(&r.queue, 1).await;
         }
-        let first = ship_rx.recv().await.unwrap_or_else(|| panic!("no batch"));
+        let first = r.ship.recv().await.unwrap_or_else(|| panic!("no batch"));
         let t0 = Instant::now();
         assert_eq!(first.rows, 10);
+        assert_eq!(first.bytes, Hit::encode_batch(&vec![hit(); 10]));
         for _ in 0..25 {
-            tx.send(hit()).await.unwrap_or_else(|e| panic!("{e}"));
+            offer(&r.queue, 1).await;
         }
-        let second = ship_rx.recv().await.unwrap_or_else(|| panic!("no batch"));
+        let second = r.ship.recv().await.unwrap_or_else(|| panic!("no batch"));
         assert_eq!(second.rows, 25, "the burst waits out the gap in one batch");
         assert!(t0.elapsed() >= MIN_GAP - Duration::from_millis(1));
         // Past the hard cap a batch goes without waiting for the gap.
-        for _ in 0..40 {
-            tx.send(hit()).await.unwrap_or_else(|e| panic!("{e}"));
-        }
-        let third = ship_rx.recv().await.unwrap_or_else(|| panic!("no batch"));
+        let t1 = Instant::now();
+        offer(&r.queue, 40).await;
+        let third = r.ship.recv().await.unwrap_or_else(|| panic!("no batch"));
         assert_eq!(third.rows, 30);
-        drop(tx);
-        let rest = ship_rx.recv().await.unwrap_or_else(|| panic!("no batch"));
+        assert!(t1.elapsed() < MIN_GAP);
+        // Shutdown drains the rest at once and refuses new hits.
+        let _ = r.close.send(true);
+        let rest = r.ship.recv().await.unwrap_or_else(|| panic!("no batch"));
         assert_eq!(rest.rows, 10);
-        task.await.unwrap_or_else(|e| panic!("{e}"));
+        r.task.await.unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(r.queue.offer(&[hit()]).await, Err(OfferError::Closed));
+        assert!(r.ship.recv().await.is_none());
+    }
+
+    /// A batch that never fills goes after the interval, counted from its first hit.
+    #[tokio::test(start_paused = true)]
+    async fn a_partial_batch_goes_after_the_interval() {
+        let mut r = rig(1000, 10);
+        // Let the batcher find the queue empty and go to sleep first.
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        let t0 = Instant::now();
+        offer(&r.queue, 3).await;
+        let b = r.ship.recv().await.unwrap_or_else(|| panic!("no batch"));
+        assert_eq!(b.rows, 3);
+        assert!(t0.elapsed() >= Duration::from_secs(1));
+        assert!(t0.elapsed() < Duration::from_millis(1100));
+    }
+
+    /// A full queue refuses all of an offer (never part of it) once the short wait is over,
+    /// and takes hits again when the batcher has made room.
+    #[tokio::test(start_paused = true)]
+    async fn a_full_queue_refuses_whole_offers() {
+        let mut r = rig(5, 100);
+        offer(&r.queue, 4).await;
+        assert_eq!(
+            r.queue.offer(&[hit(), hit()]).await,
+            Err(OfferError::Overloaded)
+        );
+        assert_eq!(r.queue.shared.len(), 4);
+        offer(&r.queue, 1).await;
+        assert!(!r.queue.shared.has_room());
+        let b = r.ship.recv().await.unwrap_or_else(|| panic!("no batch"));
+        assert_eq!(b.rows, 5);
+        assert!(r.queue.shared.has_room());
+        offer(&r.queue, 5).await;
+        // More than the queue can ever hold is refused at once.
+        assert_eq!(
+            r.queue.offer(&vec![hit(); 6]).await,
+            Err(OfferError::Overloaded)
+        );
     }
 }

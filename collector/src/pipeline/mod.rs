@@ -7,6 +7,7 @@
 //! counts an intentional drop (pixel).
 
 mod batcher;
+mod queue;
 mod shipper;
 pub mod sink;
 pub mod spool;
@@ -16,10 +17,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use common::hit::Hit;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
+pub use queue::Queue;
 pub use sink::Sink;
 pub use spool::Spool;
 
@@ -60,7 +61,7 @@ pub struct Health {
     spool: Arc<Spool>,
     /// The queue, for its free room (a hung ClickHouse shows as a full queue before any
     /// insert has timed out).
-    queue: mpsc::Sender<Hit>,
+    queue: Arc<queue::Shared>,
 }
 
 impl Health {
@@ -68,44 +69,7 @@ impl Health {
     pub fn ready(&self) -> bool {
         !self.draining.load(Ordering::Relaxed)
             && (!self.spool.is_full()
-                || (self.clickhouse_ok.load(Ordering::Relaxed) && self.queue.capacity() > 0))
-    }
-}
-
-/// The request path's handle on the queue.
-#[derive(Clone)]
-pub struct Queue {
-    /// Sending side of the bounded queue.
-    tx: mpsc::Sender<Hit>,
-    /// To tell "queue full" from "queue and spool full".
-    spool: Arc<Spool>,
-}
-
-impl Queue {
-    /// Queues all of `hits` or none of them.
-    pub async fn offer(&self, hits: Vec<Hit>) -> Result<(), OfferError> {
-        let n = hits.len();
-        if n == 0 {
-            return Ok(());
-        }
-        let permits = match self.tx.try_reserve_many(n) {
-            Ok(p) => p,
-            Err(mpsc::error::TrySendError::Closed(())) => return Err(OfferError::Closed),
-            Err(mpsc::error::TrySendError::Full(())) => {
-                if self.spool.is_full() {
-                    return Err(OfferError::Overloaded);
-                }
-                match tokio::time::timeout(OFFER_WAIT, self.tx.reserve_many(n)).await {
-                    Ok(Ok(p)) => p,
-                    Ok(Err(_)) => return Err(OfferError::Closed),
-                    Err(_) => return Err(OfferError::Overloaded),
-                }
-            }
-        };
-        for (permit, hit) in permits.zip(hits) {
-            permit.send(hit);
-        }
-        Ok(())
+                || (self.clickhouse_ok.load(Ordering::Relaxed) && self.queue.has_room()))
     }
 }
 
@@ -138,7 +102,15 @@ pub struct Pipeline {
 impl Pipeline {
     /// Starts the batcher and the shipper.
     pub fn start(cfg: &PipelineConfig, sink: Sink, spool: Arc<Spool>) -> Self {
-        let (tx, rx) = mpsc::channel(cfg.queue_capacity.max(1));
+        let rows = cfg.batch_rows.max(1);
+        let hard_cap = rows.saturating_mul(batcher::HARD_CAP_FACTOR);
+        // The batch being filled lives in the queue too; it used to be the batcher's own
+        // buffer on top of the queue, so count it on top to keep the same room for bursts.
+        let shared = Arc::new(queue::Shared::new(
+            cfg.queue_capacity.saturating_add(hard_cap),
+            rows,
+            hard_cap,
+        ));
         // Up to two batches wait for the shipper (one insert's worth of slack at full rate);
         // anything more goes to the spool at once.
         let (ship_tx, ship_rx) = mpsc::channel(SHIP_SLACK);
@@ -147,15 +119,14 @@ impl Pipeline {
             draining: AtomicBool::new(false),
             clickhouse_ok: AtomicBool::new(true),
             spool: spool.clone(),
-            queue: tx.clone(),
+            queue: shared.clone(),
         });
         let spool_only = Arc::new(AtomicBool::new(false));
         let batcher = batcher::Batcher {
-            rx,
+            queue: shared.clone(),
             closed,
             ship: ship_tx,
             spool: spool.clone(),
-            rows: cfg.batch_rows.max(1),
             interval: cfg.batch_interval,
         };
         let shipper =
@@ -165,7 +136,7 @@ impl Pipeline {
             tokio::spawn(shipper.run(ship_rx)),
         ];
         Self {
-            queue: Queue { tx, spool },
+            queue: Queue { shared, spool },
             health,
             close,
             spool_only,
