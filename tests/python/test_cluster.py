@@ -112,17 +112,24 @@ def result_tables(single):
         f"SELECT name FROM system.tables WHERE database = '{DB}' AND name LIKE 'r\\\\_%'")[2]]
 
 
+def written_by_jobs():
+    """The result tables some metric job still inserts into (older ones stay, unwritten)."""
+    return {m for p in QUERIES.glob("job_*.sql")
+            for m in re.findall(r"^INSERT INTO (r_\w+)", p.read_text(), re.M)}
+
+
 def test_metric_jobs_write_the_same_results(loaded):
     a, b, single = loaded
     tables = result_tables(single)
-    assert "r_pageviews" in tables
+    written = written_by_jobs()
+    assert written and written <= set(tables), written - set(tables)
     for t in tables:
         cols = [c for c, typ in single.select(f"SELECT name, type FROM system.columns WHERE "
                                               f"database = '{DB}' AND table = '{t}'")[2]
                 if not typ.startswith("AggregateFunction") and c != "committed_at"]
         sql = f"SELECT {', '.join(cols)} FROM {t}"
         want = normalise(single.select(sql, DB)[2])
-        assert want, f"{t} is empty: the jobs wrote nothing"
+        assert want or t not in written, f"{t} is empty: the jobs wrote nothing"
         assert normalise(a.select(sql, DB)[2]) == want, t
 
 
