@@ -107,6 +107,15 @@ async fn main() -> anyhow::Result<()> {
     .bind(VISITORS / 50)
     .execute()
     .await?;
+    // The CRM rows of the known persons (an unknown person's activities are a 404).
+    ch.query(
+        "INSERT INTO persons SELECT concat('p', toString(v)), concat('a', toString(v % 97)), \
+         '', '{}', toDateTime(?), 1 FROM (SELECT number * 50 AS v FROM numbers(?))",
+    )
+    .bind(BASE_S)
+    .bind(VISITORS / 50)
+    .execute()
+    .await?;
     ch.query("INSERT INTO goals VALUES ('signup', '{\"event\":\"signup\"}', now(), 1)")
         .execute()
         .await?;
@@ -200,12 +209,18 @@ async fn main() -> anyhow::Result<()> {
         "/api/persons/p50/activities",
         "/api/activities?limit=100",
         "/api/funnels/buy?site=s1&from=2026-01-29&to=2026-01-30",
+        // Answers are cached per request and generation: a limit that differs on every call
+        // (`{i}`) measures the uncached queries.
+        "/api/pages?site=s1&from=2026-01-01&to=2026-02-01&limit=5{i}",
+        "/api/pages?from=2026-01-20&to=2026-01-21&limit=5{i}",
+        "/api/pages?site=s1&from=2026-01-10&to=2026-01-17&limit=5{i}",
     ] {
         let mut lat = Vec::new();
         let mut bytes = 0;
-        for _ in 0..100 {
+        for i in 0..100 {
+            let call = path.replace("{i}", &format!("{i:02}"));
             let t = Instant::now();
-            let (status, n) = http_get(addr, path).await;
+            let (status, n) = http_get(addr, &call).await;
             lat.push(t.elapsed());
             bytes = n;
             if status != 200 {
