@@ -40,7 +40,8 @@ SHARDED = {
     "daily_salts": "rand()",
 }
 EVERYWHERE = {"accounts", "persons", "mailings", "mailing_sends", "consents", "identity_links",
-              "identity_conflicts", "erasures", "goals", "funnels", "r_generations"}
+              "identity_conflicts", "erasures", "goals", "funnels", "r_generations",
+              "r_funnel_spans"}
 LOCAL = {"schema_migrations"}
 
 HEADER = """-- Cluster variant of sql/migrations/{name} (written by sql/cluster/generate.py; edit the

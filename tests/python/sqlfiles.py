@@ -20,6 +20,7 @@ JOBS = [
                             "fingerprints": "['x','y']"}),
     ("job_page_spans_days", {}),
     ("job_page_spans_months", {}),
+    ("job_funnel_spans", {}),
 ]
 
 

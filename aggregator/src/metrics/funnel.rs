@@ -131,7 +131,7 @@ pub struct FunnelHit {
 }
 
 /// Per-step figures.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StepStat {
     /// Step name.
     pub name: String,
@@ -189,37 +189,71 @@ pub fn walk(def: &FunnelDef, hits: &[FunnelHit]) -> Vec<u64> {
     best
 }
 
+/// One visitor's walk: its known person and account ('' if none) and the step times reached.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VisitorWalk {
+    /// Person on one of the visitor's hits ('' if none).
+    pub person: String,
+    /// That person's account.
+    pub account: String,
+    /// Times of the steps reached, Unix ms (empty: not even step 1).
+    pub times: Vec<u64>,
+}
+
+/// Walks every visitor (hits sorted by visitor, ts_ms, event_id) once.
+pub fn walks(def: &FunnelDef, hits: &[FunnelHit]) -> Vec<VisitorWalk> {
+    hits.chunk_by(|a, b| a.visitor == b.visitor)
+        .map(|group| {
+            let known = group.iter().find(|h| !h.person.is_empty());
+            let (person, account) = known
+                .map(|h| (h.person.clone(), h.account.clone()))
+                .unwrap_or_default();
+            VisitorWalk {
+                person,
+                account,
+                times: walk(def, group),
+            }
+        })
+        .collect()
+}
+
 /// Walks every visitor (hits sorted by visitor, ts_ms, event_id); `account` ('' = all)
 /// keeps only visitors whose person belongs to that account.
 pub fn evaluate(def: &FunnelDef, hits: &[FunnelHit], account: &str) -> FunnelOutcome {
+    let all = walks(def, hits);
+    summarize(
+        def,
+        all.iter()
+            .filter(|w| account.is_empty() || w.account == account),
+    )
+}
+
+/// Per-step figures and person levels of some visitors' walks.
+pub fn summarize<'a>(
+    def: &FunnelDef,
+    walks: impl Iterator<Item = &'a VisitorWalk>,
+) -> FunnelOutcome {
     let n = def.steps.len();
     let mut reached = vec![0u64; n];
-    let mut persons: Vec<BTreeSet<String>> = vec![BTreeSet::new(); n];
+    let mut persons: Vec<BTreeSet<&str>> = vec![BTreeSet::new(); n];
     let mut gaps: Vec<Vec<u64>> = vec![Vec::new(); n];
     let mut person_levels: BTreeMap<String, (String, usize)> = BTreeMap::new();
-    for group in hits.chunk_by(|a, b| a.visitor == b.visitor) {
-        let known = group.iter().find(|h| !h.person.is_empty());
-        let (person, acct) = known
-            .map(|h| (h.person.as_str(), h.account.as_str()))
-            .unwrap_or(("", ""));
-        if !account.is_empty() && acct != account {
-            continue;
-        }
-        let times = walk(def, group);
-        for (k, t) in times.iter().enumerate() {
+    for w in walks {
+        let times = &w.times;
+        for (k, t) in times.iter().enumerate().take(n) {
             reached[k] += 1;
-            if !person.is_empty() {
-                persons[k].insert(person.to_string());
+            if !w.person.is_empty() {
+                persons[k].insert(&w.person);
             }
             if k > 0 {
                 gaps[k].push(t - times[k - 1]);
             }
         }
-        if !person.is_empty() && !times.is_empty() {
+        if !w.person.is_empty() && !times.is_empty() {
             let e = person_levels
-                .entry(person.to_string())
-                .or_insert_with(|| (acct.to_string(), 0));
-            e.1 = e.1.max(times.len());
+                .entry(w.person.clone())
+                .or_insert_with(|| (w.account.clone(), 0));
+            e.1 = e.1.max(times.len().min(n));
         }
     }
     let ratio = |a: u64, b: u64| if b == 0 { 0.0 } else { a as f64 / b as f64 };

@@ -25,6 +25,8 @@ pub enum Job {
     Days,
     /// Per day and calendar month: finished page effectiveness (`super::spans`).
     PageSpans,
+    /// Per funnel, day and calendar month: finished funnel figures (`super::funnel_spans`).
+    Funnels,
     /// Per mailing: response per recipient and per link.
     Mailings,
 }
@@ -32,13 +34,14 @@ pub enum Job {
 impl Job {
     /// Every job, in run order (job `Mailings` reads the mailing hits job `Days` copies, and
     /// mailing conversions read its activities).
-    pub const ALL: [Job; 3] = [Job::Days, Job::PageSpans, Job::Mailings];
+    pub const ALL: [Job; 4] = [Job::Days, Job::PageSpans, Job::Funnels, Job::Mailings];
 
     /// The name used in `r_generations.job` and in metric labels.
     pub fn as_str(self) -> &'static str {
         match self {
             Job::Days => "days",
             Job::PageSpans => super::spans::JOB,
+            Job::Funnels => super::funnel_spans::JOB,
             Job::Mailings => "mailings",
         }
     }
@@ -265,6 +268,7 @@ pub async fn run(
     match job {
         Job::Days => run_days(ch, version, force).await,
         Job::PageSpans => super::spans::run(ch, version, force).await,
+        Job::Funnels => super::funnel_spans::run(ch, version, force).await,
         Job::Mailings => run_mailings(ch, version, force).await,
     }
 }

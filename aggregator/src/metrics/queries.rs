@@ -4,6 +4,8 @@
 
 /// `sql/queries/api_activity_feed.sql`.
 pub const API_ACTIVITY_FEED: &str = include_str!("../../../sql/queries/api_activity_feed.sql");
+/// `sql/queries/api_funnel_span.sql`.
+pub const API_FUNNEL_SPAN: &str = include_str!("../../../sql/queries/api_funnel_span.sql");
 /// `sql/queries/api_generations.sql`.
 pub const API_GENERATIONS: &str = include_str!("../../../sql/queries/api_generations.sql");
 /// `sql/queries/api_mailing_accounts.sql`.
@@ -45,6 +47,8 @@ pub const FUNNEL_GET: &str = include_str!("../../../sql/queries/funnel_get.sql")
 pub const FUNNEL_HITS: &str = include_str!("../../../sql/queries/funnel_hits.sql");
 /// `sql/queries/funnel_put.sql`.
 pub const FUNNEL_PUT: &str = include_str!("../../../sql/queries/funnel_put.sql");
+/// `sql/queries/funnel_span_hits.sql`.
+pub const FUNNEL_SPAN_HITS: &str = include_str!("../../../sql/queries/funnel_span_hits.sql");
 /// `sql/queries/funnels_all.sql`.
 pub const FUNNELS_ALL: &str = include_str!("../../../sql/queries/funnels_all.sql");
 /// `sql/queries/goal_get.sql`.
@@ -55,6 +59,8 @@ pub const GOAL_PUT: &str = include_str!("../../../sql/queries/goal_put.sql");
 pub const GOALS_ALL: &str = include_str!("../../../sql/queries/goals_all.sql");
 /// `sql/queries/job_activities.sql`.
 pub const JOB_ACTIVITIES: &str = include_str!("../../../sql/queries/job_activities.sql");
+/// `sql/queries/job_funnel_spans.sql`.
+pub const JOB_FUNNEL_SPANS: &str = include_str!("../../../sql/queries/job_funnel_spans.sql");
 /// `sql/queries/job_mailing_links.sql`.
 pub const JOB_MAILING_LINKS: &str = include_str!("../../../sql/queries/job_mailing_links.sql");
 /// `sql/queries/job_mailing_recipients.sql`.
@@ -75,6 +81,7 @@ pub const PERSON_ACCOUNT: &str = include_str!("../../../sql/queries/person_accou
 /// Every query with its file name, for tests that check them all.
 pub const ALL: &[(&str, &str)] = &[
     ("api_activity_feed", API_ACTIVITY_FEED),
+    ("api_funnel_span", API_FUNNEL_SPAN),
     ("api_generations", API_GENERATIONS),
     ("api_mailing_accounts", API_MAILING_ACCOUNTS),
     ("api_mailing_conversions", API_MAILING_CONVERSIONS),
@@ -93,11 +100,13 @@ pub const ALL: &[(&str, &str)] = &[
     ("funnel_get", FUNNEL_GET),
     ("funnel_hits", FUNNEL_HITS),
     ("funnel_put", FUNNEL_PUT),
+    ("funnel_span_hits", FUNNEL_SPAN_HITS),
     ("funnels_all", FUNNELS_ALL),
     ("goal_get", GOAL_GET),
     ("goal_put", GOAL_PUT),
     ("goals_all", GOALS_ALL),
     ("job_activities", JOB_ACTIVITIES),
+    ("job_funnel_spans", JOB_FUNNEL_SPANS),
     ("job_mailing_links", JOB_MAILING_LINKS),
     ("job_mailing_recipients", JOB_MAILING_RECIPIENTS),
     ("job_page_daily", JOB_PAGE_DAILY),

@@ -73,6 +73,20 @@ pub async fn committed(ch: &Client, job: &str) -> Result<Committed, clickhouse::
     Ok(rows.into_iter().map(|(b, fp, g)| (b, (fp, g))).collect())
 }
 
+/// The committed generations of the jobs the page and funnel API read (`days`,
+/// `page_spans`, `funnels`), by job.
+pub async fn api_generations(
+    ch: &Client,
+) -> Result<BTreeMap<String, Committed>, clickhouse::error::Error> {
+    let rows: Vec<(String, String, String, u64)> =
+        ch.query(queries::API_GENERATIONS).fetch_all().await?;
+    let mut out: BTreeMap<String, Committed> = BTreeMap::new();
+    for (job, bucket, fp, gen) in rows {
+        out.entry(job).or_default().insert(bucket, (fp, gen));
+    }
+    Ok(out)
+}
+
 /// Runs the job as generation `version`: recomputes the days whose generation of job "days"
 /// changed (every day when `force`), then the months holding one, and commits them.
 pub async fn run(

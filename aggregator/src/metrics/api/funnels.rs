@@ -9,9 +9,11 @@ use serde_json::json;
 
 use super::ident_param;
 use crate::api::{ok_json, ApiError, ApiResult, AppState, Req};
-use crate::metrics::funnel::{evaluate, FunnelDef, FunnelHit};
+use crate::metrics::funnel::{evaluate, summarize, FunnelDef, FunnelHit, FunnelOutcome, StepStat};
+use crate::metrics::funnel_spans::{self, span_dates};
 use crate::metrics::queries;
-use crate::metrics::range::{ident_filter, Range};
+use crate::metrics::range::{ident_filter, parse_date, Range};
+use crate::metrics::spans::{self, month_of, Committed};
 
 /// Stores a definition.
 pub async fn put(state: Arc<AppState>, req: Req) -> ApiResult {
@@ -30,17 +32,91 @@ pub async fn put(state: Arc<AppState>, req: Req) -> ApiResult {
     ok_json(&json!({ "name": name, "steps": def.steps, "window_s": def.window_s }))
 }
 
-/// Loads a stored definition.
-pub async fn load(ch: &clickhouse::Client, name: &str) -> Result<FunnelDef, ApiError> {
+/// Loads a stored definition with its stored text.
+async fn load_text(ch: &clickhouse::Client, name: &str) -> Result<(FunnelDef, String), ApiError> {
     let text: Option<String> = ch
         .query(queries::FUNNEL_GET)
         .bind(name)
         .fetch_optional()
         .await?;
     let text = text.ok_or_else(|| ApiError::Missing(format!("no funnel named {name:?}")))?;
-    serde_json::from_str(&text).map_err(|e| {
+    let def = serde_json::from_str(&text).map_err(|e| {
         ApiError::Storage(format!("funnel {name:?} has an unreadable definition: {e}"))
-    })
+    })?;
+    Ok((def, text))
+}
+
+/// The span of `r_funnel_spans` that answers `range` exactly, if any: `(bucket span, start,
+/// end)` when every committed day with hits in the range lies in one day (or one calendar
+/// month) that the range covers whole.
+fn span_of(range: &Range, days: &Committed) -> Option<(String, String, String)> {
+    let day_s = |d: &str| parse_date(d).map(|n| n.max(0) as u64 * 86_400);
+    let in_range: Vec<&String> = days
+        .keys()
+        .filter(|d| day_s(d).is_some_and(|s| s < range.to_s && s + 86_400 > range.from_s))
+        .collect();
+    let (first, last) = (in_range.first()?, in_range.last()?);
+    let covers = |span: &str| {
+        let (start, end) = span_dates(span)?;
+        let (s, e) = (day_s(&start)?, day_s(&end)?);
+        (range.from_s <= s && e <= range.to_s).then_some((span.to_string(), start, end))
+    };
+    if first == last {
+        if let Some(found) = covers(first) {
+            return Some(found);
+        }
+    }
+    let month = month_of(first);
+    if month == month_of(last) {
+        return covers(month);
+    }
+    None
+}
+
+/// The funnel's figures from its current span row, if the range is one span and the job has
+/// computed it for the present hits and definition.
+async fn from_span(
+    ch: &clickhouse::Client,
+    (name, text, def): (&str, &str, &FunnelDef),
+    site: &str,
+    account: &str,
+    range: &Range,
+) -> Result<Option<FunnelOutcome>, ApiError> {
+    let mut gens = spans::api_generations(ch).await?;
+    let days = gens.remove("days").unwrap_or_default();
+    let done = gens.remove(funnel_spans::JOB).unwrap_or_default();
+    let Some((span, start, end)) = span_of(range, &days) else {
+        return Ok(None);
+    };
+    let b = funnel_spans::bucket(name, &span);
+    let want = funnel_spans::wanted(name, text, &days);
+    let Some((fp, version)) = done.get(&b) else {
+        return Ok(None);
+    };
+    if want.get(&b) != Some(fp) {
+        return Ok(None);
+    }
+    let row: Option<(String, String)> = ch
+        .query(queries::API_FUNNEL_SPAN)
+        .bind(name)
+        .bind(site)
+        .bind(account)
+        .bind(&start)
+        .bind(&end)
+        .bind(version)
+        .fetch_optional()
+        .await?;
+    let Some((steps, levels)) = row else {
+        // Nobody of that site or account reached step 1 in the span.
+        return Ok(Some(summarize(def, std::iter::empty())));
+    };
+    let unreadable = |e: serde_json::Error| ApiError::Storage(format!("r_funnel_spans: {e}"));
+    let steps: Vec<StepStat> = serde_json::from_str(&steps).map_err(unreadable)?;
+    let levels: Vec<(String, String, usize)> = serde_json::from_str(&levels).map_err(unreadable)?;
+    Ok(Some(FunnelOutcome {
+        steps,
+        person_levels: levels.into_iter().map(|(p, a, l)| (p, (a, l))).collect(),
+    }))
 }
 
 /// The persons among `persons` whose tracking consent stands now.
@@ -59,23 +135,20 @@ pub async fn consenting(
     Ok(rows.into_iter().collect())
 }
 
-/// Answers the funnel.
-pub async fn get(state: Arc<AppState>, req: Req) -> ApiResult {
-    let name = ident_param(&req, "name")?;
-    let site = ident_filter(&req, "site")?;
-    if site.is_empty() {
-        return Err(ApiError::field("site", "`site` is required"));
-    }
-    let account = ident_filter(&req, "account")?;
-    let range = Range::from_req(&req)?;
-    let def = load(&state.ch, &name).await?;
+/// The funnel's figures walked from the raw hits of the range.
+async fn from_hits(
+    ch: &clickhouse::Client,
+    def: &FunnelDef,
+    site: &str,
+    account: &str,
+    range: &Range,
+) -> Result<FunnelOutcome, ApiError> {
     let (exact, prefixes, events) = def.filters();
     let (from, to) = range.datetime_s();
     type Row = (String, String, String, u64, String, String, String, String);
-    let rows: Vec<Row> = state
-        .ch
+    let rows: Vec<Row> = ch
         .query(queries::FUNNEL_HITS)
-        .bind(&site)
+        .bind(site)
         .bind(from)
         .bind(to)
         .bind(exact)
@@ -98,7 +171,24 @@ pub async fn get(state: Arc<AppState>, req: Req) -> ApiResult {
             },
         )
         .collect();
-    let out = evaluate(&def, &hits, &account);
+    Ok(evaluate(def, &hits, account))
+}
+
+/// Answers the funnel.
+pub async fn get(state: Arc<AppState>, req: Req) -> ApiResult {
+    let name = ident_param(&req, "name")?;
+    let site = ident_filter(&req, "site")?;
+    if site.is_empty() {
+        return Err(ApiError::field("site", "`site` is required"));
+    }
+    let account = ident_filter(&req, "account")?;
+    let range = Range::from_req(&req)?;
+    let (def, text) = load_text(&state.ch, &name).await?;
+    let spanned = from_span(&state.ch, (&name, &text, &def), &site, &account, &range).await?;
+    let out = match spanned {
+        Some(out) => out,
+        None => from_hits(&state.ch, &def, &site, &account, &range).await?,
+    };
     let last = def.steps.len();
     let dropped_candidates: Vec<String> = out
         .person_levels

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use serde_json::json;
 
 use super::cache;
-use crate::api::{ok_json, ApiError, ApiResult, AppState, Req};
+use crate::api::{ok_json, ApiResult, AppState, Req};
 use crate::metrics::queries;
 use crate::metrics::range::{date_of_day, ident_filter, int_param, parse_date, Range};
 use crate::metrics::spans::{self, is_current, month_of, next_month_start, wanted, Committed};
@@ -106,22 +106,6 @@ fn plan(from_day: &str, to_day: &str, days: &Committed, spans: &Committed) -> Pl
     }
 }
 
-/// The committed generations of job "days" and job "page_spans".
-async fn generations(ch: &clickhouse::Client) -> Result<(Committed, Committed), ApiError> {
-    let rows: Vec<(String, String, String, u64)> =
-        ch.query(queries::API_GENERATIONS).fetch_all().await?;
-    let (mut days, mut spans) = (Committed::new(), Committed::new());
-    for (job, bucket, fp, gen) in rows {
-        let into = if job == spans::JOB {
-            &mut spans
-        } else {
-            &mut days
-        };
-        into.insert(bucket, (fp, gen));
-    }
-    Ok((days, spans))
-}
-
 /// One row of `api_pages.sql`.
 #[derive(Debug, clickhouse::Row, serde::Deserialize)]
 struct PageRow {
@@ -155,7 +139,9 @@ pub async fn get(state: Arc<AppState>, req: Req) -> ApiResult {
     let range = Range::from_req(&req)?;
     let limit = int_param(&req, "limit", 1000, 1, 100_000)?;
     let (from_day, to_day) = range.days();
-    let (days, spans) = generations(&state.ch).await?;
+    let mut gens = spans::api_generations(&state.ch).await?;
+    let days = gens.remove("days").unwrap_or_default();
+    let spans = gens.remove(spans::JOB).unwrap_or_default();
     let plan = plan(&from_day, &to_day, &days, &spans);
     let limit_text = limit.to_string();
     let key = cache::key(

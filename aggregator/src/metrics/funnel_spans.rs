@@ -1,0 +1,234 @@
+//! Job "funnels": the finished figures of every defined funnel per site and span of whole
+//! UTC days (every day with hits, every calendar month) in `r_funnel_spans`
+//! (`sql/migrations/0008_funnel_spans.sql`), so `GET /api/funnels/{name}` for a day or a
+//! month reads one row instead of walking the raw hits of the range.
+//!
+//! Watermark: a span's fingerprint is a hash of the funnel's definition and the generations
+//! of job "days" of its days (a new hit changes its day's generation), so a span is
+//! recomputed when one of its days changed or the funnel was redefined. The API only reads
+//! a span whose fingerprint is the wanted one, and walks the raw hits otherwise.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use clickhouse::Client;
+
+use super::funnel::{summarize, walks, FunnelDef, FunnelHit, VisitorWalk};
+use super::jobs::JobReport;
+use super::queries;
+use super::range::parse_date;
+use super::spans::{committed, month_of, next_month_start, Committed};
+
+/// The name in `r_generations.job`.
+pub const JOB: &str = "funnels";
+
+/// One row of `funnel_span_hits.sql`.
+type SpanHit = (
+    String,
+    String,
+    String,
+    String,
+    u64,
+    String,
+    String,
+    String,
+    String,
+);
+
+/// FNV-1a of a definition's text: stable across builds, unlike std's hasher.
+pub fn def_hash(text: &str) -> String {
+    let h = text.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    });
+    format!("{h:016x}")
+}
+
+/// The bucket of a funnel's span: `buy|2026-01-20` or `buy|2026-01`.
+pub fn bucket(funnel: &str, span: &str) -> String {
+    format!("{funnel}|{span}")
+}
+
+/// What each span bucket of funnel `name` (definition `text`) must have as fingerprint.
+pub fn wanted(name: &str, text: &str, days: &Committed) -> BTreeMap<String, String> {
+    let h = def_hash(text);
+    let mut out = BTreeMap::new();
+    let mut months: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+    for (day, (_, gen)) in days {
+        out.insert(bucket(name, day), format!("{h}:{gen}"));
+        months
+            .entry(month_of(day))
+            .or_default()
+            .push(format!("{day}:{gen}"));
+    }
+    for (month, parts) in months {
+        out.insert(bucket(name, month), format!("{h}:{}", parts.join(",")));
+    }
+    out
+}
+
+/// `[start, end)` dates of a span bucket's span (`2026-01-20` or `2026-01`).
+pub fn span_dates(span: &str) -> Option<(String, String)> {
+    if span.len() == 7 {
+        Some((format!("{span}-01"), next_month_start(span)?))
+    } else {
+        let d = parse_date(span)?;
+        Some((span.to_string(), super::range::date_of_day(d + 1)))
+    }
+}
+
+/// The rows of one span: per site, every visitor and then each account's visitors.
+fn span_rows(def: &FunnelDef, hits: &[SpanHit]) -> Vec<(String, String, String, String)> {
+    let mut rows = Vec::new();
+    for site_hits in hits.chunk_by(|a, b| a.0 == b.0) {
+        let site = site_hits[0].0.clone();
+        let funnel_hits: Vec<FunnelHit> = site_hits
+            .iter()
+            .map(|h| FunnelHit {
+                visitor: h.1.clone(),
+                person: h.2.clone(),
+                account: h.3.clone(),
+                ts_ms: h.4,
+                event_id: h.5.clone(),
+                kind: h.6.clone(),
+                path: h.7.clone(),
+                name: h.8.clone(),
+            })
+            .collect();
+        let all: Vec<VisitorWalk> = walks(def, &funnel_hits);
+        let accounts: BTreeSet<&str> = all
+            .iter()
+            .filter(|w| !w.times.is_empty() && !w.account.is_empty())
+            .map(|w| w.account.as_str())
+            .collect();
+        let scopes = std::iter::once("").chain(accounts);
+        for account in scopes {
+            let out = summarize(
+                def,
+                all.iter()
+                    .filter(|w| account.is_empty() || w.account == account),
+            );
+            let levels: Vec<(&String, &String, usize)> = out
+                .person_levels
+                .iter()
+                .map(|(p, (a, l))| (p, a, *l))
+                .collect();
+            rows.push((
+                site.clone(),
+                account.to_string(),
+                serde_json::to_string(&out.steps).unwrap_or_else(|_| "[]".into()),
+                serde_json::to_string(&levels).unwrap_or_else(|_| "[]".into()),
+            ));
+        }
+    }
+    rows
+}
+
+/// Runs the job as generation `version`.
+pub async fn run(
+    ch: &Client,
+    version: u64,
+    force: bool,
+) -> Result<JobReport, clickhouse::error::Error> {
+    let funnels: Vec<(String, String)> = ch.query(queries::FUNNELS_ALL).fetch_all().await?;
+    let days = committed(ch, "days").await?;
+    let done = committed(ch, JOB).await?;
+    let mut report = JobReport {
+        job: JOB,
+        version: 0,
+        buckets: Vec::new(),
+    };
+    let mut fps = Vec::new();
+    for (name, text) in &funnels {
+        // A stored definition is validated on PUT; one that no longer reads is skipped here
+        // and answered (with its error) by the API.
+        let Ok(def) = serde_json::from_str::<FunnelDef>(text) else {
+            continue;
+        };
+        let (exact, prefixes, events) = def.filters();
+        for (b, fp) in wanted(name, text, &days) {
+            if !force && done.get(&b).is_some_and(|(f, _)| *f == fp) {
+                continue;
+            }
+            let span = b.rsplit('|').next().unwrap_or_default();
+            let Some((start, end)) = span_dates(span) else {
+                continue;
+            };
+            let secs = |d: &str| {
+                parse_date(d).map_or(0, |n| {
+                    (n.max(0) as u64 * 86_400).min(u32::MAX as u64) as u32
+                })
+            };
+            let hits: Vec<SpanHit> = ch
+                .query(queries::FUNNEL_SPAN_HITS)
+                .bind(secs(&start))
+                .bind(secs(&end))
+                .bind(&exact)
+                .bind(&prefixes)
+                .bind(&events)
+                .fetch_all()
+                .await?;
+            let rows = span_rows(&def, &hits);
+            if !rows.is_empty() {
+                let (mut sites, mut accounts, mut steps, mut levels) =
+                    (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+                for (s, a, st, l) in rows {
+                    sites.push(s);
+                    accounts.push(a);
+                    steps.push(st);
+                    levels.push(l);
+                }
+                ch.query(queries::JOB_FUNNEL_SPANS)
+                    .bind(name)
+                    .bind(&start)
+                    .bind(&end)
+                    .bind(version)
+                    .bind(sites)
+                    .bind(accounts)
+                    .bind(steps)
+                    .bind(levels)
+                    .execute()
+                    .await?;
+            }
+            report.buckets.push(b);
+            fps.push(fp);
+        }
+    }
+    if report.buckets.is_empty() {
+        return Ok(report);
+    }
+    ch.query(queries::COMMIT_GENERATIONS)
+        .bind(JOB)
+        .bind(version)
+        .bind(&report.buckets)
+        .bind(fps)
+        .execute()
+        .await?;
+    report.version = version;
+    Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spans_follow_the_days_and_the_definition() {
+        let days: Committed = [("2026-01-31", 5), ("2026-02-01", 7)]
+            .iter()
+            .map(|(d, g)| (d.to_string(), (String::new(), *g)))
+            .collect();
+        let w = wanted("buy", "{}", &days);
+        let h = def_hash("{}");
+        assert_eq!(w["buy|2026-01-31"], format!("{h}:5"));
+        assert_eq!(w["buy|2026-02"], format!("{h}:2026-02-01:7"));
+        assert_ne!(wanted("buy", "{ }", &days)["buy|2026-02"], w["buy|2026-02"]);
+        assert_eq!(
+            span_dates("2026-12"),
+            Some(("2026-12-01".into(), "2027-01-01".into()))
+        );
+        assert_eq!(
+            span_dates("2026-01-31"),
+            Some(("2026-01-31".into(), "2026-02-01".into()))
+        );
+        assert_eq!(span_dates("x"), None);
+    }
+}
