@@ -116,6 +116,14 @@ async fn main() -> anyhow::Result<()> {
     .bind(VISITORS / 50)
     .execute()
     .await?;
+    // The funnel the API part reads, defined before the jobs so job `funnels` computes it.
+    ch.query(
+        "INSERT INTO funnels VALUES ('buy', '{\"steps\":[{\"name\":\"a\",\"path\":\"/p1\"},\
+         {\"name\":\"b\",\"path\":\"/p2*\"},{\"name\":\"c\",\"event\":\"signup\"}],\
+         \"window_s\":3600}', now(), 1)",
+    )
+    .execute()
+    .await?;
     ch.query("INSERT INTO goals VALUES ('signup', '{\"event\":\"signup\"}', now(), 1)")
         .execute()
         .await?;
@@ -209,6 +217,7 @@ async fn main() -> anyhow::Result<()> {
         "/api/persons/p50/activities",
         "/api/activities?limit=100",
         "/api/funnels/buy?site=s1&from=2026-01-29&to=2026-01-30",
+        "/api/funnels/buy?site=s1&from=2026-01-01&to=2026-02-01",
         // Answers are cached per request and generation: a limit that differs on every call
         // (`{i}`) measures the uncached queries.
         "/api/pages?site=s1&from=2026-01-01&to=2026-02-01&limit=5{i}",
