@@ -130,19 +130,34 @@ fn slot(key: &str) -> Option<(usize, u8)> {
 }
 
 /// Reads the campaign fields from a URL query (lenient decoding: a page URL with odd
-/// encoding is still a valid hit, so bad escapes are kept as written).
+/// encoding is still a valid hit, so bad escapes are kept as written). Pairs are looked at
+/// raw first, and only a pair that is escaped or names a campaign key is decoded, so the
+/// usual query costs no allocation beyond the kept values.
 pub fn campaign(query: &str) -> Campaign {
     let mut values: [(String, u8); 5] = Default::default();
-    if !query.contains("_") {
+    if !query.contains('_') {
         return Campaign::default();
     }
-    for (k, v) in form_urlencoded::parse(query.as_bytes()) {
-        let Some((i, rank)) = slot(&k) else { continue };
+    let escaped = |s: &str| s.bytes().any(|b| b == b'%' || b == b'+');
+    for pair in query.split('&').filter(|p| !p.is_empty()) {
+        let (raw_key, raw_value) = pair.split_once('=').unwrap_or((pair, ""));
+        let decoded;
+        let (key, value): (&str, &str) = if escaped(pair) {
+            // Rare: decode this pair exactly as form_urlencoded does (lossy UTF-8).
+            let Some((k, v)) = form_urlencoded::parse(pair.as_bytes()).next() else {
+                continue;
+            };
+            decoded = (k, v);
+            (&decoded.0, &decoded.1)
+        } else {
+            (raw_key, raw_value)
+        };
+        let Some((i, rank)) = slot(key) else { continue };
         let (cur, cur_rank) = &mut values[i];
-        if v.is_empty() || (!cur.is_empty() && *cur_rank <= rank) {
+        if value.is_empty() || (!cur.is_empty() && *cur_rank <= rank) {
             continue;
         }
-        *cur = cut(&v, MAX_CAMPAIGN_VALUE).to_string();
+        *cur = cut(value, MAX_CAMPAIGN_VALUE).to_string();
         *cur_rank = rank;
     }
     let [source, medium, campaign, term, content] = values.map(|(v, _)| v);
@@ -224,6 +239,9 @@ mod tests {
         assert!(!campaign("q=1&page=2").is_present());
         assert!(!campaign("utm_source=").is_present());
         assert_eq!(campaign("utm_term=%ZZ").term, "%ZZ");
+        assert_eq!(campaign("utm%5Fsource=a+b&utm_x=1").source, "a b");
+        assert_eq!(campaign("utm_source&utm_medium=m=n").medium, "m=n");
+        assert_eq!(campaign("&&utm_content=%C3%A9&").content, "é");
         assert_eq!(
             campaign(&format!("utm_term={}", "é".repeat(200)))
                 .term
