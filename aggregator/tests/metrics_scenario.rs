@@ -783,3 +783,46 @@ async fn the_scheduler_refreshes_on_its_own() {
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     }
 }
+
+/// Without `goal`, a mailing's conversions count the clicking recipients who reached any
+/// defined goal (the signup event or the /thank-you page) within 7 days after a click, raw
+/// and human-only; computed here from the hits.
+#[tokio::test]
+async fn conversions_without_a_goal_count_every_goal() {
+    let s = start("scen_any_goal").await;
+    crm_data(&s).await;
+    let hits = scenario();
+    deliver(&s.db, &hits, 7).await;
+    let (st, body) = s.call("POST", "/api/refresh", "").await;
+    assert_eq!(st, 200, "{body}");
+    let human = |h: &Hit| !matches!(h.verdict.as_str(), "apple_mpp" | "scanner");
+    let is_goal = |h: &Hit| {
+        (h.r#type == "event" && h.event_name == "signup")
+            || (h.r#type == "pageview" && h.path == "/thank-you")
+    };
+    let converts = |p: &str, only_human: bool| {
+        hits.iter()
+            .filter(|c| c.person_id == p && c.mailing_id == "m1" && c.r#type == "click")
+            .filter(|c| !only_human || human(c))
+            .any(|c| {
+                hits.iter().any(|g| {
+                    g.person_id == p
+                        && is_goal(g)
+                        && g.ts_ms >= c.ts_ms
+                        && g.ts_ms <= c.ts_ms + 7 * DAY
+                })
+            })
+    };
+    let count = |only_human: bool| {
+        PERSONS
+            .iter()
+            .filter(|(p, _)| converts(p, only_human))
+            .count()
+    };
+    let any = s.get_ok("/api/mailings/m1/response").await;
+    assert_eq!(any["goal"], Value::Null);
+    assert_eq!(any["conversions"], json!(count(false)), "{any}");
+    assert_eq!(any["human"]["conversions"], json!(count(true)), "{any}");
+    let signup = s.get_ok("/api/mailings/m1/response?goal=signup").await;
+    assert!(any["conversions"].as_u64() >= signup["conversions"].as_u64());
+}

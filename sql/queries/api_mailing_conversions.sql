@@ -1,8 +1,9 @@
 -- GET /api/mailings/{id}/response: conversions per account = distinct recipients (send log)
 -- who clicked the mailing and reached the goal at or after one of their clicks, within the
--- window (ms); human-only counts only human clicks (see job_mailing_recipients.sql).
+-- window (ms); goal '' counts any defined goal; human-only counts only human clicks (see
+-- job_mailing_recipients.sql).
 -- Clicks and conversions come from committed r_activities (job "days").
--- params: mailing String = 'm1', goal String = 'signup', window_ms UInt64 = 604800000, mailing2 String = 'm1', account String = '', account2 String = ''
+-- params: mailing String = 'm1', goal String = 'signup', goal2 String = 'signup', window_ms UInt64 = 604800000, mailing2 String = 'm1', account String = '', account2 String = ''
 SELECT account_id, uniqExact(person_id) AS conversions, uniqExactIf(person_id, human = 1) AS human_conversions
 FROM
 (
@@ -21,7 +22,7 @@ FROM
         FROM r_activities
         WHERE (toString(day), version) IN
               (SELECT bucket, max(version) FROM r_generations WHERE job = 'days' GROUP BY bucket)
-          AND kind = 'conversion' AND detail = ?
+          AND kind = 'conversion' AND (? = '' OR detail = ?)
     ) AS r3 USING person_id
     WHERE goal_ts >= click_ts AND goal_ts <= click_ts + ?
     GROUP BY person_id

@@ -1,6 +1,7 @@
 //! `GET /api/mailings/{id}/response?goal=&window_days=7&account=`: what a mailing achieved,
 //! raw and human-only (machine verdicts apple_mpp and scanner left out), per link and per
 //! account, from the result tables of job "mailings" and the activities of job "days".
+//! Without `goal`, conversions count the clicking recipients who reached any defined goal.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -111,7 +112,7 @@ pub async fn response(state: Arc<AppState>, req: Req) -> ApiResult {
         .fetch_optional()
         .await?
         .unwrap_or_default();
-    let mut conv: BTreeMap<String, (u64, u64)> = BTreeMap::new();
+    // Without a goal, conversions count the clickers who reached any defined goal.
     if !goal.is_empty() {
         let known: Option<String> = ch
             .query(queries::GOAL_GET)
@@ -121,25 +122,27 @@ pub async fn response(state: Arc<AppState>, req: Req) -> ApiResult {
         if known.is_none() {
             return Err(ApiError::field("goal", format!("no goal named {goal:?}")));
         }
-        let rows: Vec<(String, u64, u64)> = ch
-            .query(queries::API_MAILING_CONVERSIONS)
-            .bind(&mailing)
-            .bind(&goal)
-            .bind(window_days * 86_400_000)
-            .bind(&mailing)
-            .bind(&account)
-            .bind(&account)
-            .fetch_all()
-            .await?;
-        conv = rows.into_iter().map(|(a, c, h)| (a, (c, h))).collect();
     }
+    let rows: Vec<(String, u64, u64)> = ch
+        .query(queries::API_MAILING_CONVERSIONS)
+        .bind(&mailing)
+        .bind(&goal)
+        .bind(&goal)
+        .bind(window_days * 86_400_000)
+        .bind(&mailing)
+        .bind(&account)
+        .bind(&account)
+        .fetch_all()
+        .await?;
+    let conv: BTreeMap<String, (u64, u64)> =
+        rows.into_iter().map(|(a, c, h)| (a, (c, h))).collect();
     let with_goal = !goal.is_empty();
     let conv_of = |a: &str, human: bool| {
-        with_goal.then(|| {
+        Some(
             conv.get(a)
                 .map(|(c, h)| if human { *h } else { *c })
-                .unwrap_or(0)
-        })
+                .unwrap_or(0),
+        )
     };
     let mut total = AccountRow::default();
     let mut by_account = Vec::new();
@@ -161,11 +164,11 @@ pub async fn response(state: Arc<AppState>, req: Req) -> ApiResult {
         }));
     }
     let sum_conv = |human: bool| {
-        with_goal.then(|| {
+        Some(
             conv.values()
                 .map(|(c, h)| if human { *h } else { *c })
-                .sum::<u64>()
-        })
+                .sum::<u64>(),
+        )
     };
     let mut body = figures(
         total.sends,
