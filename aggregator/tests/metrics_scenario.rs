@@ -512,7 +512,8 @@ async fn drain_feed(s: &Server, mut after: String) -> (Vec<(String, String, Stri
         if items.is_empty() {
             return (got, after);
         }
-        for a in items {
+        // Funnel steps: feed_carries_the_funnel_steps_of_the_timelines checks them.
+        for a in items.into_iter().filter(|a| a["kind"] != "funnel_step") {
             let f = |k: &str| a[k].as_str().unwrap_or_default().to_string();
             got.push((f("person_id"), f("kind"), f("event_id")));
         }
@@ -825,4 +826,60 @@ async fn conversions_without_a_goal_count_every_goal() {
     assert_eq!(any["human"]["conversions"], json!(count(true)), "{any}");
     let signup = s.get_ok("/api/mailings/m1/response?goal=signup").await;
     assert!(any["conversions"].as_u64() >= signup["conversions"].as_u64());
+}
+
+/// The change feed carries every funnel step of the consenting persons' timelines exactly
+/// once (same funnel, step and time as `/api/persons/{id}/activities`), and a refresh with
+/// nothing new hands out none again.
+#[tokio::test]
+async fn feed_carries_the_funnel_steps_of_the_timelines() {
+    let s = start("scen_feed_steps").await;
+    crm_data(&s).await;
+    deliver(&s.db, &scenario(), 11).await;
+    let (st, body) = s.call("POST", "/api/refresh", "").await;
+    assert_eq!(st, 200, "{body}");
+    let step = |p: &str, a: &Value| {
+        (
+            p.to_string(),
+            a["funnel"].as_str().unwrap_or_default().to_string(),
+            a["step_index"].as_u64().unwrap_or(0),
+            a["ts_ms"].as_u64().unwrap_or(0),
+        )
+    };
+    let mut want = BTreeSet::new();
+    for (p, _) in PERSONS {
+        let t = s.get_ok(&format!("/api/persons/{p}/activities")).await;
+        for a in t["activities"].as_array().into_iter().flatten() {
+            if a["kind"] == "funnel_step" {
+                want.insert(step(p, a));
+            }
+        }
+    }
+    assert!(
+        want.len() >= 5,
+        "the scenario has funnel progress: {want:?}"
+    );
+    let mut got = Vec::new();
+    let mut after = String::new();
+    loop {
+        let page = s
+            .get_ok(&format!("/api/activities?limit=7&after={after}"))
+            .await;
+        let items = page["activities"].as_array().cloned().unwrap_or_default();
+        after = page["next"].as_str().unwrap_or_default().to_string();
+        if items.is_empty() {
+            break;
+        }
+        for a in items.iter().filter(|a| a["kind"] == "funnel_step") {
+            assert!(a["step"].is_string(), "{a}");
+            got.push(step(a["person_id"].as_str().unwrap_or_default(), a));
+        }
+    }
+    let got_set: BTreeSet<_> = got.iter().cloned().collect();
+    assert_eq!(got.len(), got_set.len(), "no step twice");
+    assert_eq!(got_set, want);
+    let (st, _) = s.call("POST", "/api/refresh", "").await;
+    assert_eq!(st, 200);
+    let again = s.get_ok(&format!("/api/activities?after={after}")).await;
+    assert_eq!(again["activities"], json!([]), "{again}");
 }

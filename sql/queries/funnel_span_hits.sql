@@ -1,21 +1,22 @@
--- Job "funnels": the pageviews and events of every site in [from, to) (a UTC day or a
--- calendar month) that match any step of one funnel, as funnel_hits.sql gives them for one
--- site, with the site first: one row per event_id, ordered by (site, visitor, ts_ms,
--- event_id), with the person's account.
+-- Job "funnels": the pageviews and events of every site in [from, to) (the days and months
+-- one run recomputes) that match any step of one funnel, each with its UTC day of arrival,
+-- ordered by (site, visitor, ts_ms, event_id), with the person's account. Replayed copies
+-- arriving the same day are folded (LIMIT 1 BY, whatever merges have folded yet); copies on
+-- other days sort next to each other, and the job keeps one per span, as funnel_hits.sql
+-- does for one site and range.
 -- params: from DateTime = 1767571200, to DateTime = 1767830400, paths Array(String) = ['/','/pricing'], prefixes Array(String) = ['/blog/'], events Array(String) = ['signup']
-SELECT f_site, f_visitor, f_person, account_id, f_ts, f_event, f_type, f_path, f_name
+SELECT f_day, f_site, f_visitor, f_person, account_id, f_ts, f_event, f_type, f_path, f_name
 FROM
 (
     SELECT
-        toString(event_id) AS f_event, any(site) AS f_site, any(visitor_id) AS f_visitor,
-        any(person_id) AS f_person, any(ts_ms) AS f_ts, any(type) AS f_type, any(path) AS f_path,
-        any(event_name) AS f_name
+        toString(toDate(received_at)) AS f_day, site AS f_site, visitor_id AS f_visitor,
+        person_id AS f_person, ts_ms AS f_ts, toString(event_id) AS f_event, type AS f_type,
+        path AS f_path, event_name AS f_name
     FROM hits
     WHERE received_at >= toDateTime(?) AND received_at < toDateTime(?)
       AND type IN ('pageview', 'event') AND is_bot = 0 AND visitor_id != ''
       AND ((type = 'pageview' AND (has(CAST(? AS Array(String)), path) OR arrayExists(x -> startsWith(path, x), CAST(? AS Array(String)))))
            OR (type = 'event' AND has(CAST(? AS Array(String)), event_name)))
-    GROUP BY event_id
 ) AS l1
 ANY LEFT JOIN
 (
@@ -24,3 +25,4 @@ ANY LEFT JOIN
     GROUP BY person_id
 ) AS r2 USING f_person
 ORDER BY f_site, f_visitor, f_ts, f_event
+LIMIT 1 BY f_event, f_day

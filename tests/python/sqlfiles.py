@@ -21,6 +21,7 @@ JOBS = [
     ("job_page_spans_days", {}),
     ("job_page_spans_months", {}),
     ("job_funnel_spans", {}),
+    ("job_funnel_steps", {}),
 ]
 
 

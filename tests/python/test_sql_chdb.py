@@ -34,6 +34,7 @@ PLAN = [
     ("job_page_spans_months.sql", {"version": "1{v}", "versions": "[1{v},1{v},1{v}]"}),
     # Job "funnels" writes rows the Rust side computes; the sample rows, as generation 1{v}.
     ("job_funnel_spans.sql", {"version": "1{v}"}),
+    ("job_funnel_steps.sql", {"version": "1{v}"}),
 ]
 
 

@@ -3,6 +3,10 @@
 //! (`sql/migrations/0008_funnel_spans.sql`), so `GET /api/funnels/{name}` for a day or a
 //! month reads one row instead of walking the raw hits of the range.
 //!
+//! The same job writes, per funnel, the steps each known person's timeline reached into
+//! `r_funnel_steps` (bucket `{funnel}|steps`, recomputed when any day or the definition
+//! changed), which the activity change feed serves as `funnel_step` activities.
+//!
 //! Watermark: a span's fingerprint is a hash of the funnel's definition and the generations
 //! of job "days" of its days (a new hit changes its day's generation), so a span is
 //! recomputed when one of its days changed or the funnel was redefined. The API only reads
@@ -22,17 +26,31 @@ use super::spans::{committed, month_of, next_month_start, Committed};
 pub const JOB: &str = "funnels";
 
 /// One row of `funnel_span_hits.sql`.
-type SpanHit = (
-    String,
-    String,
-    String,
-    String,
-    u64,
-    String,
-    String,
-    String,
-    String,
-);
+#[derive(Debug, Clone, clickhouse::Row, serde::Deserialize)]
+struct SpanHit {
+    day: String,
+    site: String,
+    visitor: String,
+    person: String,
+    account: String,
+    ts_ms: u64,
+    event_id: String,
+    kind: String,
+    path: String,
+    name: String,
+}
+
+/// One row of `funnel_person_activities.sql`.
+#[derive(Debug, Clone, clickhouse::Row, serde::Deserialize)]
+struct PersonActivity {
+    person_id: String,
+    ts_ms: u64,
+    kind: String,
+    event_id: String,
+    event_name: String,
+    pages: Vec<String>,
+    page_ts: Vec<u64>,
+}
 
 /// FNV-1a of a definition's text: stable across builds, unlike std's hasher.
 pub fn def_hash(text: &str) -> String {
@@ -75,22 +93,34 @@ pub fn span_dates(span: &str) -> Option<(String, String)> {
     }
 }
 
-/// The rows of one span: per site, every visitor and then each account's visitors.
-fn span_rows(def: &FunnelDef, hits: &[SpanHit]) -> Vec<(String, String, String, String)> {
+/// The rows of span `[start, end)` from the hits of a wider range (sorted by site, visitor,
+/// ts_ms, event_id): per site, every visitor and then each account's visitors. Replayed
+/// copies of a hit arriving within the span count once.
+fn span_rows(
+    def: &FunnelDef,
+    hits: &[SpanHit],
+    start: &str,
+    end: &str,
+) -> Vec<(String, String, String, String)> {
+    let mut in_span: Vec<&SpanHit> = hits
+        .iter()
+        .filter(|h| h.day.as_str() >= start && h.day.as_str() < end)
+        .collect();
+    in_span.dedup_by(|a, b| a.event_id == b.event_id);
     let mut rows = Vec::new();
-    for site_hits in hits.chunk_by(|a, b| a.0 == b.0) {
-        let site = site_hits[0].0.clone();
+    for site_hits in in_span.chunk_by(|a, b| a.site == b.site) {
+        let site = site_hits[0].site.clone();
         let funnel_hits: Vec<FunnelHit> = site_hits
             .iter()
             .map(|h| FunnelHit {
-                visitor: h.1.clone(),
-                person: h.2.clone(),
-                account: h.3.clone(),
-                ts_ms: h.4,
-                event_id: h.5.clone(),
-                kind: h.6.clone(),
-                path: h.7.clone(),
-                name: h.8.clone(),
+                visitor: h.visitor.clone(),
+                person: h.person.clone(),
+                account: h.account.clone(),
+                ts_ms: h.ts_ms,
+                event_id: h.event_id.clone(),
+                kind: h.kind.clone(),
+                path: h.path.clone(),
+                name: h.name.clone(),
             })
             .collect();
         let all: Vec<VisitorWalk> = walks(def, &funnel_hits);
@@ -122,6 +152,58 @@ fn span_rows(def: &FunnelDef, hits: &[SpanHit]) -> Vec<(String, String, String, 
     rows
 }
 
+/// A person's visits and events as funnel hits, sorted (one person = one walker), as the
+/// person timeline walks them.
+fn person_hits(acts: &[PersonActivity]) -> Vec<FunnelHit> {
+    let mut hits = Vec::new();
+    for a in acts {
+        if a.kind == "visit" {
+            for (i, (p, t)) in a.pages.iter().zip(&a.page_ts).enumerate() {
+                hits.push(FunnelHit {
+                    ts_ms: *t,
+                    event_id: format!("{}#{i}", a.event_id),
+                    kind: "pageview".into(),
+                    path: p.clone(),
+                    ..FunnelHit::default()
+                });
+            }
+        } else {
+            hits.push(FunnelHit {
+                ts_ms: a.ts_ms,
+                event_id: a.event_id.clone(),
+                kind: "event".into(),
+                name: a.event_name.clone(),
+                ..FunnelHit::default()
+            });
+        }
+    }
+    hits.sort_by(|a, b| (a.ts_ms, &a.event_id).cmp(&(b.ts_ms, &b.event_id)));
+    hits
+}
+
+/// The steps funnel `name` reached on each person's timeline: parallel arrays of person,
+/// time and the step as JSON.
+fn person_steps(
+    name: &str,
+    def: &FunnelDef,
+    acts: &[PersonActivity],
+) -> (Vec<String>, Vec<u64>, Vec<String>) {
+    let (mut persons, mut times, mut details) = (Vec::new(), Vec::new(), Vec::new());
+    for person in acts.chunk_by(|a, b| a.person_id == b.person_id) {
+        let reached = super::funnel::walk(def, &person_hits(person));
+        for (i, t) in reached.into_iter().enumerate() {
+            let step = def.steps.get(i).map_or("", |s| s.name.as_str());
+            persons.push(person[0].person_id.clone());
+            times.push(t);
+            details.push(
+                serde_json::json!({ "funnel": name, "step": step, "step_index": i + 1 })
+                    .to_string(),
+            );
+        }
+    }
+    (persons, times, details)
+}
+
 /// Runs the job as generation `version`.
 pub async fn run(
     ch: &Client,
@@ -144,29 +226,38 @@ pub async fn run(
             continue;
         };
         let (exact, prefixes, events) = def.filters();
+        // The spans to recompute, then the hits of all of them in one query.
+        let mut due = Vec::new();
         for (b, fp) in wanted(name, text, &days) {
             if !force && done.get(&b).is_some_and(|(f, _)| *f == fp) {
                 continue;
             }
             let span = b.rsplit('|').next().unwrap_or_default();
-            let Some((start, end)) = span_dates(span) else {
-                continue;
-            };
-            let secs = |d: &str| {
-                parse_date(d).map_or(0, |n| {
-                    (n.max(0) as u64 * 86_400).min(u32::MAX as u64) as u32
-                })
-            };
-            let hits: Vec<SpanHit> = ch
-                .query(queries::FUNNEL_SPAN_HITS)
-                .bind(secs(&start))
-                .bind(secs(&end))
-                .bind(&exact)
-                .bind(&prefixes)
-                .bind(&events)
-                .fetch_all()
-                .await?;
-            let rows = span_rows(&def, &hits);
+            if let Some((start, end)) = span_dates(span) {
+                due.push((b, fp, start, end));
+            }
+        }
+        let first = due.iter().map(|d| d.2.as_str()).min();
+        let last = due.iter().map(|d| d.3.as_str()).max();
+        let (Some(first), Some(last)) = (first, last) else {
+            continue;
+        };
+        let secs = |d: &str| {
+            parse_date(d).map_or(0, |n| {
+                (n.max(0) as u64 * 86_400).min(u32::MAX as u64) as u32
+            })
+        };
+        let hits: Vec<SpanHit> = ch
+            .query(queries::FUNNEL_SPAN_HITS)
+            .bind(secs(first))
+            .bind(secs(last))
+            .bind(&exact)
+            .bind(&prefixes)
+            .bind(&events)
+            .fetch_all()
+            .await?;
+        for (b, fp, start, end) in due {
+            let rows = span_rows(&def, &hits, &start, &end);
             if !rows.is_empty() {
                 let (mut sites, mut accounts, mut steps, mut levels) =
                     (Vec::new(), Vec::new(), Vec::new(), Vec::new());
@@ -191,6 +282,41 @@ pub async fn run(
             report.buckets.push(b);
             fps.push(fp);
         }
+    }
+    // Each funnel's steps on every person's timeline, when any day or the definition changed.
+    let all_days: Vec<String> = days.iter().map(|(d, (_, g))| format!("{d}:{g}")).collect();
+    let days_hash = def_hash(&all_days.join(","));
+    let mut acts: Option<Vec<PersonActivity>> = None;
+    for (name, text) in &funnels {
+        let Ok(def) = serde_json::from_str::<FunnelDef>(text) else {
+            continue;
+        };
+        let b = bucket(name, "steps");
+        let fp = format!("{}:{days_hash}", def_hash(text));
+        let previous = done.get(&b);
+        if !force && previous.is_some_and(|(f, _)| *f == fp) {
+            continue;
+        }
+        if acts.is_none() {
+            acts = Some(
+                ch.query(queries::FUNNEL_PERSON_ACTIVITIES)
+                    .fetch_all()
+                    .await?,
+            );
+        }
+        let (persons, times, details) = person_steps(name, &def, acts.as_deref().unwrap_or(&[]));
+        ch.query(queries::JOB_FUNNEL_STEPS)
+            .bind(name)
+            .bind(version)
+            .bind(persons)
+            .bind(times)
+            .bind(details)
+            .bind(name)
+            .bind(previous.map_or(0, |(_, g)| *g))
+            .execute()
+            .await?;
+        report.buckets.push(b);
+        fps.push(fp);
     }
     if report.buckets.is_empty() {
         return Ok(report);

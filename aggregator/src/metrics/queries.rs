@@ -45,6 +45,9 @@ pub const FINGERPRINT_PERSONS: &str = include_str!("../../../sql/queries/fingerp
 pub const FUNNEL_GET: &str = include_str!("../../../sql/queries/funnel_get.sql");
 /// `sql/queries/funnel_hits.sql`.
 pub const FUNNEL_HITS: &str = include_str!("../../../sql/queries/funnel_hits.sql");
+/// `sql/queries/funnel_person_activities.sql`.
+pub const FUNNEL_PERSON_ACTIVITIES: &str =
+    include_str!("../../../sql/queries/funnel_person_activities.sql");
 /// `sql/queries/funnel_put.sql`.
 pub const FUNNEL_PUT: &str = include_str!("../../../sql/queries/funnel_put.sql");
 /// `sql/queries/funnel_span_hits.sql`.
@@ -61,6 +64,8 @@ pub const GOALS_ALL: &str = include_str!("../../../sql/queries/goals_all.sql");
 pub const JOB_ACTIVITIES: &str = include_str!("../../../sql/queries/job_activities.sql");
 /// `sql/queries/job_funnel_spans.sql`.
 pub const JOB_FUNNEL_SPANS: &str = include_str!("../../../sql/queries/job_funnel_spans.sql");
+/// `sql/queries/job_funnel_steps.sql`.
+pub const JOB_FUNNEL_STEPS: &str = include_str!("../../../sql/queries/job_funnel_steps.sql");
 /// `sql/queries/job_mailing_links.sql`.
 pub const JOB_MAILING_LINKS: &str = include_str!("../../../sql/queries/job_mailing_links.sql");
 /// `sql/queries/job_mailing_recipients.sql`.
@@ -99,6 +104,7 @@ pub const ALL: &[(&str, &str)] = &[
     ("fingerprint_persons", FINGERPRINT_PERSONS),
     ("funnel_get", FUNNEL_GET),
     ("funnel_hits", FUNNEL_HITS),
+    ("funnel_person_activities", FUNNEL_PERSON_ACTIVITIES),
     ("funnel_put", FUNNEL_PUT),
     ("funnel_span_hits", FUNNEL_SPAN_HITS),
     ("funnels_all", FUNNELS_ALL),
@@ -107,6 +113,7 @@ pub const ALL: &[(&str, &str)] = &[
     ("goals_all", GOALS_ALL),
     ("job_activities", JOB_ACTIVITIES),
     ("job_funnel_spans", JOB_FUNNEL_SPANS),
+    ("job_funnel_steps", JOB_FUNNEL_STEPS),
     ("job_mailing_links", JOB_MAILING_LINKS),
     ("job_mailing_recipients", JOB_MAILING_RECIPIENTS),
     ("job_page_daily", JOB_PAGE_DAILY),

@@ -104,6 +104,14 @@ impl Activity {
                 v["path"] = self.path.clone().into();
                 v["props"] = serde_json::from_str::<Value>(&self.detail).unwrap_or(Value::Null);
             }
+            // From the change feed (r_funnel_steps): the step is JSON in detail.
+            "funnel_step" => {
+                if let Ok(Value::Object(step)) = serde_json::from_str::<Value>(&self.detail) {
+                    for (k, x) in step {
+                        v[k] = x;
+                    }
+                }
+            }
             "conversion" => {
                 v["site"] = self.site.clone().into();
                 v["goal"] = self.detail.clone().into();
