@@ -71,6 +71,46 @@ async fn http_get(addr: std::net::SocketAddr, path: &str) -> (u16, usize) {
     (status, raw.len())
 }
 
+/// Keeps a table row and prints it at once (a later failure still leaves the figures).
+fn note(rows: &mut Vec<String>, row: String) {
+    eprintln!("{row}");
+    rows.push(row);
+}
+
+/// The 1-minute load average, as the figures are noisy on a shared machine.
+fn load() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|l| l.split_whitespace().next().map(str::to_string))
+        .unwrap_or_default()
+}
+
+/// CPU seconds (user + system, all threads) the ClickHouse server under `dir` has used so
+/// far: unlike wall time, not inflated by other work on a shared machine. 0 when unknown.
+fn server_cpu_s(dir: &std::path::Path) -> f64 {
+    let config = dir.join("config.xml").display().to_string();
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return 0.0;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let cmdline = std::fs::read(path.join("cmdline")).unwrap_or_default();
+        let cmdline = String::from_utf8_lossy(&cmdline);
+        if !cmdline.starts_with("sh") && cmdline.contains(&config) {
+            let stat = std::fs::read_to_string(path.join("stat")).unwrap_or_default();
+            // Fields after "(comm)": state is the first, utime the 12th, stime the 13th.
+            let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
+            let f: Vec<u64> = rest
+                .split_whitespace()
+                .map(|x| x.parse().unwrap_or(0))
+                .collect();
+            let ticks = f.get(11).unwrap_or(&0) + f.get(12).unwrap_or(&0);
+            return ticks as f64 / 100.0;
+        }
+    }
+    0.0
+}
+
 fn pct(sorted: &[Duration], q: f64) -> f64 {
     let i = ((q * sorted.len() as f64) as usize).min(sorted.len().saturating_sub(1));
     sorted
@@ -85,6 +125,11 @@ async fn main() -> anyhow::Result<()> {
         .nth(1)
         .and_then(|a| a.parse().ok())
         .unwrap_or(10_000_000);
+    // RUST_LOG=aggregator::metrics=debug shows the steps of each job run.
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_writer(std::io::stderr)
+        .init();
     let server = testkit::ClickHouseServer::start();
     let db = server.fresh_db("bench").await;
     let ch = db.client();
@@ -127,25 +172,42 @@ async fn main() -> anyhow::Result<()> {
     ch.query("INSERT INTO goals VALUES ('signup', '{\"event\":\"signup\"}', now(), 1)")
         .execute()
         .await?;
+    // Merge the generated parts first, as a running system's hits mostly are: the jobs then
+    // do not race the background merges of a fresh 10 M-row insert.
+    ch.query("OPTIMIZE TABLE hits FINAL").execute().await?;
     let generated = t.elapsed();
     let count: u64 = ch.query("SELECT count() FROM hits").fetch_one().await?;
     println!("generated {count} hits in {:.1} s", generated.as_secs_f64());
 
     let mut rows = Vec::new();
+    note(
+        &mut rows,
+        format!("| load average before the jobs | {} |", load()),
+    );
+    let cpu = server_cpu_s(server.dir());
     let full = Instant::now();
     for job in Job::ALL {
         let t = Instant::now();
+        let job_cpu = server_cpu_s(server.dir());
         let r = jobs::run(&ch, job, 1, true).await?;
-        rows.push(format!(
-            "| full recompute, job `{job}` ({} buckets) | {:.2} s |",
-            r.buckets.len(),
-            t.elapsed().as_secs_f64()
-        ));
+        note(
+            &mut rows,
+            format!(
+                "| full recompute, job `{job}` ({} buckets) | {:.2} s; server CPU {:.1} s |",
+                r.buckets.len(),
+                t.elapsed().as_secs_f64(),
+                server_cpu_s(server.dir()) - job_cpu
+            ),
+        );
     }
-    rows.push(format!(
-        "| **full recompute, all jobs** | **{:.2} s** (target < 10 s) |",
-        full.elapsed().as_secs_f64()
-    ));
+    note(
+        &mut rows,
+        format!(
+            "| **full recompute, all jobs** | **{:.2} s** (target < 10 s); server CPU {:.1} s |",
+            full.elapsed().as_secs_f64(),
+            server_cpu_s(server.dir()) - cpu
+        ),
+    );
 
     // One minute of traffic (hits / 30 days / 1440 minutes) lands on the last day.
     let per_minute = (hits / (30 * 1440)).max(1);
@@ -160,23 +222,37 @@ async fn main() -> anyhow::Result<()> {
         .bind(per_minute)
         .execute()
         .await?;
+    let cpu = server_cpu_s(server.dir());
     let inc = Instant::now();
     let mut buckets = 0;
     for job in Job::ALL {
-        buckets += jobs::run(&ch, job, 2, false).await?.buckets.len();
+        let (t, job_cpu) = (Instant::now(), server_cpu_s(server.dir()));
+        let n = jobs::run(&ch, job, 2, false).await?.buckets.len();
+        eprintln!(
+            "increment, job `{job}`: {n} buckets, {:.2} s, server CPU {:.2} s",
+            t.elapsed().as_secs_f64(),
+            server_cpu_s(server.dir()) - job_cpu
+        );
+        buckets += n;
     }
-    rows.push(format!(
-        "| **one-minute increment ({per_minute} new hits, {buckets} buckets recomputed)** | **{:.2} s** (target < 1 s) |",
-        inc.elapsed().as_secs_f64()
+    note(&mut rows, format!(
+        "| **one-minute increment ({per_minute} new hits, {buckets} buckets recomputed)** | **{:.2} s** (target < 1 s); server CPU {:.2} s |",
+        inc.elapsed().as_secs_f64(),
+        server_cpu_s(server.dir()) - cpu
     ));
+    let cpu = server_cpu_s(server.dir());
     let idle = Instant::now();
     for job in Job::ALL {
         jobs::run(&ch, job, 3, false).await?;
     }
-    rows.push(format!(
-        "| refresh with nothing new (watermark check only) | {:.2} s |",
-        idle.elapsed().as_secs_f64()
-    ));
+    note(
+        &mut rows,
+        format!(
+            "| refresh with nothing new (watermark check only) | {:.2} s; server CPU {:.2} s |",
+            idle.elapsed().as_secs_f64(),
+            server_cpu_s(server.dir()) - cpu
+        ),
+    );
 
     // The API over the computed tables.
     let m: HashMap<String, String> = [
@@ -237,13 +313,20 @@ async fn main() -> anyhow::Result<()> {
             }
         }
         lat.sort_unstable();
-        rows.push(format!(
-            "| `GET {path}` ({bytes} bytes), 100 calls | p50 {:.1} ms, p99 {:.1} ms |",
-            pct(&lat, 0.5),
-            pct(&lat, 0.99)
-        ));
+        note(
+            &mut rows,
+            format!(
+                "| `GET {path}` ({bytes} bytes), 100 calls | p50 {:.1} ms, p99 {:.1} ms |",
+                pct(&lat, 0.5),
+                pct(&lat, 0.99)
+            ),
+        );
     }
     println!("\n| what | time |\n|---|---|");
+    note(
+        &mut rows,
+        format!("| load average at the end | {} |", load()),
+    );
     for r in rows {
         println!("{r}");
     }

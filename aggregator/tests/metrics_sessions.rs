@@ -1,7 +1,8 @@
 //! Property test of sessionization against a real ClickHouse 18.16: whatever the replica that
 //! took each hit, the order batches arrive in, and replayed duplicates, the stored sessions
 //! (r_pageviews_v2 after job "days") equal those of the reference sessionizer over the distinct
-//! hits ordered by (ts_ms, event_id) — and a forced rerun changes nothing.
+//! hits ordered by (ts_ms, event_id), client retries (same client_id, new event_id) counted
+//! once — and a forced rerun changes nothing.
 
 mod metrics_support;
 
@@ -40,6 +41,12 @@ fn hits_of(specs: &[Spec], case: u64) -> Vec<Hit> {
                     String::new()
                 },
                 visitor_id: format!("visitor-{v}"),
+                // Every third hit carries the tracker's own id (client_id), as a retry would.
+                client_id: if i % 3 == 0 {
+                    format!("c{i}")
+                } else {
+                    String::new()
+                },
                 is_bot: u8::from(bot),
                 utm_campaign: if p == 1 {
                     "spring".into()
@@ -80,8 +87,22 @@ proptest! {
                 .execute()
                 .await
                 .unwrap_or_else(|e| panic!("goal: {e}"));
-            let canonical = hits_of(&specs, seed);
+            let mut canonical = hits_of(&specs, seed);
             let mut rng = Rng(seed);
+            // Client retries: a hit whose answer was lost comes again under a new event_id
+            // with the same client_id, up to 2 s later; it must count once.
+            let mut retries = Vec::new();
+            for (i, h) in canonical.iter().enumerate() {
+                if h.client_id.is_empty() || rng.below(2) == 0 {
+                    continue;
+                }
+                let mut r = h.clone();
+                r.event_id = Uuid::from_u128((u128::from(seed) << 64) | (1 << 40) | i as u128);
+                r.ts_ms += rng.below(3) * 1000;
+                r.received_at = (r.ts_ms / 1000) as u32;
+                retries.push(r);
+            }
+            canonical.extend(retries);
             // Each hit goes to one of two replicas; some batches are replayed; batches and
             // the rows inside them arrive in any order.
             let mut arriving: Vec<Hit> = Vec::new();

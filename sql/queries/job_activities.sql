@@ -2,6 +2,9 @@
 -- `version`: mailing opens and clicks, custom events (props in detail), conversions (one row
 -- per goal a hit reaches; goal name in detail) and visits (one row per session of a known
 -- person, with its pages from r_pageviews_v2 of the same generation).
+-- A hit counts once: replayed copies share the event_id, and a client retry (its first answer
+-- lost) shares the non-empty client_id of the site's visitor that day under a new event_id;
+-- the first by (ts_ms, event_id) stands for them, as in the sessionizer.
 -- first_seen is kept from the last committed generation of the day, so the change feed's
 -- cursor (first_seen, ts_ms, activity_id) never sends a row twice and never skips one that
 -- appears late (a replayed batch gets the first_seen of the run that first saw it).
@@ -22,18 +25,23 @@ FROM
     FROM
     (
         SELECT
-            toDate(any(received_at)) AS a_day, toString(event_id) AS a_event,
-            any(type) AS a_kind, any(person_id) AS a_person, any(ts_ms) AS a_ts,
-            any(site) AS a_site, any(mailing_id) AS a_mailing, any(link_id) AS a_link,
-            any(verdict) AS a_verdict, any(path) AS a_path, any(event_name) AS a_name,
-            any(props) AS a_detail,
+            toDate(f.3) AS a_day, f.1 AS a_event, f.4 AS a_kind, f.5 AS a_person, f.2 AS a_ts,
+            f.6 AS a_site, f.7 AS a_mailing, f.8 AS a_link, f.9 AS a_verdict, f.10 AS a_path,
+            f.11 AS a_name, f.12 AS a_detail,
             emptyArrayString() AS a_pages, emptyArrayUInt64() AS a_page_ts,
             toUInt64(0) AS a_duration
-        FROM hits
-        WHERE has(arrayMap(d -> toDate(d), CAST(? AS Array(String))), toDate(received_at))
-          AND received_at >= toDateTime(?) AND received_at < toDateTime(?)
-          AND person_id != '' AND type IN ('open', 'click', 'event')
-        GROUP BY event_id
+        FROM
+        (
+            SELECT argMin((toString(event_id), ts_ms, received_at, type, person_id, site,
+                           mailing_id, link_id, verdict, path, event_name, props),
+                          (ts_ms, toString(event_id))) AS f
+            FROM hits
+            WHERE has(arrayMap(d -> toDate(d), CAST(? AS Array(String))), toDate(received_at))
+              AND received_at >= toDateTime(?) AND received_at < toDateTime(?)
+              AND person_id != '' AND type IN ('open', 'click', 'event')
+            GROUP BY toDate(received_at), client_id = '', if(client_id = '', toString(event_id), site),
+                     if(client_id = '', '', visitor_id), client_id
+        )
 
         UNION ALL
 
@@ -46,10 +54,11 @@ FROM
         FROM
         (
             SELECT
-                toDate(any(received_at)) AS c_day, toString(event_id) AS c_event,
-                any(type) AS c_type, any(person_id) AS c_person, any(ts_ms) AS c_ts,
-                any(site) AS c_site, any(mailing_id) AS c_mailing, any(path) AS c_path,
-                any(event_name) AS c_name,
+                argMin((toString(event_id), ts_ms, received_at, type, person_id, site,
+                        mailing_id, path, event_name),
+                       (ts_ms, toString(event_id))) AS f,
+                toDate(f.3) AS c_day, f.1 AS c_event, f.4 AS c_type, f.5 AS c_person,
+                f.2 AS c_ts, f.6 AS c_site, f.7 AS c_mailing, f.8 AS c_path, f.9 AS c_name,
                 arrayConcat(
                     arrayFilter((g, v) -> c_type = 'event' AND v = c_name, CAST(? AS Array(String)), CAST(? AS Array(String))),
                     arrayFilter((g, v) -> c_type = 'pageview' AND v = c_path, CAST(? AS Array(String)), CAST(? AS Array(String)))) AS goals
@@ -57,7 +66,8 @@ FROM
             WHERE has(arrayMap(d -> toDate(d), CAST(? AS Array(String))), toDate(received_at))
               AND received_at >= toDateTime(?) AND received_at < toDateTime(?)
               AND person_id != '' AND type IN ('pageview', 'event')
-            GROUP BY event_id
+            GROUP BY toDate(received_at), client_id = '', if(client_id = '', toString(event_id), site),
+                     if(client_id = '', '', visitor_id), client_id
         )
         ARRAY JOIN goals AS goal
 

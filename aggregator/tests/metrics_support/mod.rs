@@ -189,7 +189,8 @@ pub struct PageFact {
 }
 
 /// Reference sessionizer: distinct hits (by event_id) of web types, no bots, with a visitor;
-/// per (site, visitor, UTC day) ordered by (ts_ms, event_id); > 30 min gap = new session.
+/// per (site, visitor, UTC day) ordered by (ts_ms, event_id), client retries (a non-empty
+/// client_id seen before in the group) dropped; > 30 min gap = new session.
 pub fn sessionize(hits: &[Hit], goal_events: &[&str], goal_paths: &[&str]) -> Vec<PageFact> {
     let mut seen = std::collections::BTreeSet::new();
     let mut groups: BTreeMap<(String, String, u64), Vec<&Hit>> = BTreeMap::new();
@@ -210,6 +211,9 @@ pub fn sessionize(hits: &[Hit], goal_events: &[&str], goal_paths: &[&str]) -> Ve
     let mut out = Vec::new();
     for ((site, visitor, day), mut hs) in groups {
         hs.sort_by_key(|h| (h.ts_ms, h.event_id.to_string()));
+        // A client retry (same non-empty client_id, new event_id): the first in order stays.
+        let mut client_ids = std::collections::BTreeSet::new();
+        hs.retain(|h| h.client_id.is_empty() || client_ids.insert(h.client_id.clone()));
         let mut sessions: Vec<Vec<&Hit>> = Vec::new();
         let mut day_paths = std::collections::BTreeSet::new();
         for h in hs {
