@@ -218,4 +218,24 @@ async fn day_and_month_spans_answer_as_the_raw_walk() {
     assert_eq!(st, 200);
     assert!(reads_span(&s, "2026-02", "2026-02-01", "2026-03-01", month_q).await);
     assert_same(&s.get_ok(q).await, &raw, "redefined, after the job");
+
+    // p3 moves from account a0 to a2: after the next refresh the spans follow.
+    s.exec("INSERT INTO persons VALUES ('p3', 'a2', '', '{}', now(), 2)")
+        .await;
+    let (st, _) = s.call("POST", "/api/refresh", "").await;
+    assert_eq!(st, 200);
+    for account in ["a0", "a2"] {
+        let filter = format!("site=s1&account={account}");
+        let span = s
+            .get_ok(&format!(
+                "/api/funnels/fspan?{filter}&from=2026-02-01&to=2026-03-01"
+            ))
+            .await;
+        let raw = s
+            .get_ok(&format!(
+                "/api/funnels/fspan?{filter}&from=2026-01-31T23:59:59Z&to=2026-03-01"
+            ))
+            .await;
+        assert_same(&span, &raw, &format!("{filter} after p3 moved"));
+    }
 }

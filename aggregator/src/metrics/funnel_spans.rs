@@ -8,9 +8,11 @@
 //! changed), which the activity change feed serves as `funnel_step` activities.
 //!
 //! Watermark: a span's fingerprint is a hash of the funnel's definition and the generations
-//! of job "days" of its days (a new hit changes its day's generation), so a span is
-//! recomputed when one of its days changed or the funnel was redefined. The API only reads
-//! a span whose fingerprint is the wanted one, and walks the raw hits otherwise.
+//! of job "days" of its days (a new hit changes its day's generation), then `#` and the
+//! fingerprint of the CRM persons (accounts), so a span is recomputed when one of its days
+//! changed, the funnel was redefined or a person changed account. The API reads a span whose
+//! fingerprint before `#` is the wanted one (a CRM change shows at the next refresh, like
+//! every result table), and walks the raw hits otherwise.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -211,6 +213,7 @@ pub async fn run(
     force: bool,
 ) -> Result<JobReport, clickhouse::error::Error> {
     let funnels: Vec<(String, String)> = ch.query(queries::FUNNELS_ALL).fetch_all().await?;
+    let persons_fp: String = ch.query(queries::FINGERPRINT_PERSONS).fetch_one().await?;
     let days = committed(ch, "days").await?;
     let done = committed(ch, JOB).await?;
     let mut report = JobReport {
@@ -229,6 +232,7 @@ pub async fn run(
         // The spans to recompute, then the hits of all of them in one query.
         let mut due = Vec::new();
         for (b, fp) in wanted(name, text, &days) {
+            let fp = format!("{fp}#{persons_fp}");
             if !force && done.get(&b).is_some_and(|(f, _)| *f == fp) {
                 continue;
             }
@@ -292,7 +296,7 @@ pub async fn run(
             continue;
         };
         let b = bucket(name, "steps");
-        let fp = format!("{}:{days_hash}", def_hash(text));
+        let fp = format!("{}:{days_hash}#{persons_fp}", def_hash(text));
         let previous = done.get(&b);
         if !force && previous.is_some_and(|(f, _)| *f == fp) {
             continue;
