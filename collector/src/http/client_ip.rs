@@ -4,12 +4,15 @@
 
 use std::net::IpAddr;
 
-use http::HeaderMap;
+use http::{HeaderMap, HeaderName};
 use ipnet::IpNet;
 
 fn trusted(ip: IpAddr, proxies: &[IpNet]) -> bool {
     proxies.iter().any(|n| n.contains(&ip))
 }
+
+/// `X-Forwarded-For`, parsed once rather than from a string on every request.
+const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
 
 /// Resolves the client IP of a request from `peer` over `proxies`.
 pub fn client_ip(peer: IpAddr, headers: &HeaderMap, proxies: &[IpNet]) -> IpAddr {
@@ -17,17 +20,19 @@ pub fn client_ip(peer: IpAddr, headers: &HeaderMap, proxies: &[IpNet]) -> IpAddr
     if !trusted(peer, proxies) {
         return peer;
     }
-    // Several X-Forwarded-For headers are one list, in order.
-    let mut entries: Vec<&str> = Vec::new();
-    for v in headers.get_all("x-forwarded-for") {
-        match v.to_str() {
-            Ok(s) => entries.extend(s.split(',').map(str::trim)),
-            // A proxy we trust would not send this; stop believing the header at all.
-            Err(_) => return peer,
-        }
+    // Several X-Forwarded-For headers are one list, in order. A proxy we trust would not
+    // send one that is not text: then stop believing the header at all.
+    let values = headers.get_all(&X_FORWARDED_FOR);
+    if values.iter().any(|v| v.to_str().is_err()) {
+        return peer;
     }
+    // Walked from the right in place (no list is built: this runs on every request).
+    let entries = values
+        .iter()
+        .rev()
+        .flat_map(|v| v.to_str().unwrap_or("").rsplit(',').map(str::trim));
     let mut client = peer;
-    for entry in entries.iter().rev() {
+    for entry in entries {
         let Some(ip) = parse_entry(entry) else {
             // Garbage from here on left: the last hop we could read is the best we know.
             return client;
@@ -107,5 +112,19 @@ mod tests {
             client_ip(ip("127.0.0.1"), &xff(&["81.2.69.160"]), &[]),
             ip("127.0.0.1")
         );
+    }
+
+    #[test]
+    fn a_header_that_is_not_text_is_not_believed() {
+        let proxies: Vec<IpNet> = ["127.0.0.1/32"]
+            .iter()
+            .filter_map(|s| s.parse().ok())
+            .collect();
+        let mut h = xff(&["81.2.69.160"]);
+        if let Ok(v) = HeaderValue::from_bytes(b"6.6.6.6\xff") {
+            h.append("x-forwarded-for", v);
+        }
+        assert_eq!(h.get_all("x-forwarded-for").iter().count(), 2);
+        assert_eq!(client_ip(ip("127.0.0.1"), &h, &proxies), ip("127.0.0.1"));
     }
 }

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::token::{Claims, Keyring, TokenKind};
-use http::{header, Request, Response};
+use http::{header, HeaderName, Request, Response};
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
@@ -26,6 +26,10 @@ use tokio::sync::{watch, Semaphore};
 use crate::pipeline::Queue;
 use crate::salt::Salts;
 use reply::Body;
+
+/// Privacy signal headers, parsed once rather than from a string on every request.
+const DNT: HeaderName = HeaderName::from_static("dnt");
+const SEC_GPC: HeaderName = HeaderName::from_static("sec-gpc");
 
 /// What every public request handler shares.
 pub struct App {
@@ -51,7 +55,7 @@ impl App {
         req: &'a Request<B>,
     ) -> enrich::RequestInfo<'a> {
         let h = req.headers();
-        let flag = |name: &str| {
+        let flag = |name: &HeaderName| {
             h.get(name)
                 .is_some_and(|v| v.as_bytes().trim_ascii() == b"1")
         };
@@ -61,7 +65,7 @@ impl App {
                 .get(header::USER_AGENT)
                 .and_then(|v| v.to_str().ok())
                 .unwrap_or(""),
-            anonymous: flag("dnt") || flag("sec-gpc"),
+            anonymous: flag(&DNT) || flag(&SEC_GPC),
             method_head: req.method() == http::Method::HEAD,
         }
     }
