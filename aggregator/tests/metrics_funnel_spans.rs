@@ -177,6 +177,24 @@ async fn day_and_month_spans_answer_as_the_raw_walk() {
             assert_same(&span, &raw, &format!("{filter}&{span_q}"));
         }
     }
+    // New hits on Feb 28 only: the next run reads that day again, keeps the others it read
+    // before, and the month still equals the raw walk.
+    insert_hits(&s.db, &traffic(&mut rng, &[29], 1_000_000)).await;
+    let (st, _) = s.call("POST", "/api/refresh", "").await;
+    assert_eq!(st, 200);
+    for filter in ["site=s0", "site=s1&account=a1"] {
+        let span = s
+            .get_ok(&format!(
+                "/api/funnels/fspan?{filter}&from=2026-02-01&to=2026-03-01"
+            ))
+            .await;
+        let raw = s
+            .get_ok(&format!(
+                "/api/funnels/fspan?{filter}&from=2026-01-31T23:59:59Z&to=2026-03-01"
+            ))
+            .await;
+        assert_same(&span, &raw, &format!("{filter} after new hits"));
+    }
     let month = s
         .get_ok("/api/funnels/fspan?site=s0&from=2026-02-01&to=2026-03-01")
         .await;

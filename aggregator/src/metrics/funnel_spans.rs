@@ -19,6 +19,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use clickhouse::Client;
 
 use super::funnel::{summarize, walks, FunnelDef, FunnelHit, VisitorWalk};
+use super::funnel_cache::{self, SpanHit};
 use super::jobs::JobReport;
 use super::queries;
 use super::range::parse_date;
@@ -26,21 +27,6 @@ use super::spans::{committed, month_of, next_month_start, Committed};
 
 /// The name in `r_generations.job`.
 pub const JOB: &str = "funnels";
-
-/// One row of `funnel_span_hits.sql`.
-#[derive(Debug, Clone, clickhouse::Row, serde::Deserialize)]
-struct SpanHit {
-    day: String,
-    site: String,
-    visitor: String,
-    person: String,
-    account: String,
-    ts_ms: u64,
-    event_id: String,
-    kind: String,
-    path: String,
-    name: String,
-}
 
 /// One row of `funnel_person_activities.sql`.
 #[derive(Debug, Clone, clickhouse::Row, serde::Deserialize)]
@@ -100,12 +86,13 @@ pub fn span_dates(span: &str) -> Option<(String, String)> {
 /// copies of a hit arriving within the span count once.
 fn span_rows(
     def: &FunnelDef,
-    hits: &[SpanHit],
+    hits: &[&SpanHit],
     start: &str,
     end: &str,
 ) -> Vec<(String, String, String, String)> {
     let mut in_span: Vec<&SpanHit> = hits
         .iter()
+        .copied()
         .filter(|h| h.day.as_str() >= start && h.day.as_str() < end)
         .collect();
     in_span.dedup_by(|a, b| a.event_id == b.event_id);
@@ -214,6 +201,8 @@ pub async fn run(
 ) -> Result<JobReport, clickhouse::error::Error> {
     let funnels: Vec<(String, String)> = ch.query(queries::FUNNELS_ALL).fetch_all().await?;
     let persons_fp: String = ch.query(queries::FINGERPRINT_PERSONS).fetch_one().await?;
+    // Which database the cached hits belong to (the process may serve several).
+    let database: String = ch.query(queries::JOB_FUNNEL_CACHE_KEY).fetch_one().await?;
     let days = committed(ch, "days").await?;
     let done = committed(ch, JOB).await?;
     let mut report = JobReport {
@@ -251,15 +240,59 @@ pub async fn run(
                 (n.max(0) as u64 * 86_400).min(u32::MAX as u64) as u32
             })
         };
-        let hits: Vec<SpanHit> = ch
-            .query(queries::FUNNEL_SPAN_HITS)
-            .bind(secs(first))
-            .bind(secs(last))
-            .bind(&exact)
-            .bind(&prefixes)
-            .bind(&events)
-            .fetch_all()
-            .await?;
+        // Read only the days of [first, last) whose generation changed since the cached copy.
+        let in_range: Vec<(&str, u64)> = days
+            .range::<str, _>((
+                std::ops::Bound::Included(first),
+                std::ops::Bound::Excluded(last),
+            ))
+            .map(|(d, (_, g))| (d.as_str(), *g))
+            .collect();
+        let inputs = format!("{}#{persons_fp}", def_hash(text));
+        let mut cached = funnel_cache::take(&database, name, &inputs);
+        let missing = cached.missing(&in_range);
+        if let (Some(lo), Some(hi)) = (missing.first(), missing.last()) {
+            let hi_end = parse_date(hi).map(|n| super::range::date_of_day(n + 1));
+            let fetched: Vec<SpanHit> = ch
+                .query(queries::FUNNEL_SPAN_HITS)
+                .bind(secs(lo))
+                .bind(secs(hi_end.as_deref().unwrap_or(last)))
+                .bind(&exact)
+                .bind(&prefixes)
+                .bind(&events)
+                .fetch_all()
+                .await?;
+            let mut by_day: BTreeMap<&str, Vec<SpanHit>> =
+                missing.iter().map(|d| (*d, Vec::new())).collect();
+            for h in fetched {
+                if let Some(v) = by_day.get_mut(h.day.as_str()) {
+                    v.push(h);
+                }
+            }
+            for (d, v) in by_day {
+                let gen = in_range
+                    .iter()
+                    .find(|(x, _)| *x == d)
+                    .map_or(0, |(_, g)| *g);
+                cached
+                    .days
+                    .insert(d.to_string(), (gen, std::sync::Arc::new(v)));
+            }
+        }
+        let mut hits: Vec<&SpanHit> = in_range
+            .iter()
+            .filter_map(|(d, _)| cached.days.get(*d))
+            .flat_map(|(_, v)| v.iter())
+            .collect();
+        // Each day is sorted; the walk wants the days' hits sorted together.
+        hits.sort_by(|a, b| {
+            (&a.site, &a.visitor, a.ts_ms, &a.event_id).cmp(&(
+                &b.site,
+                &b.visitor,
+                b.ts_ms,
+                &b.event_id,
+            ))
+        });
         for (b, fp, start, end) in due {
             let rows = span_rows(&def, &hits, &start, &end);
             if !rows.is_empty() {
@@ -286,6 +319,8 @@ pub async fn run(
             report.buckets.push(b);
             fps.push(fp);
         }
+        drop(hits);
+        funnel_cache::put(&database, name, cached);
     }
     // Each funnel's steps on every person's timeline, when any day or the definition changed.
     let all_days: Vec<String> = days.iter().map(|(d, (_, g))| format!("{d}:{g}")).collect();

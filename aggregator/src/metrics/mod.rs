@@ -5,6 +5,7 @@
 pub mod api;
 pub mod cursor;
 pub mod funnel;
+pub mod funnel_cache;
 pub mod funnel_spans;
 pub mod goals;
 pub mod jobs;

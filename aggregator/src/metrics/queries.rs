@@ -34,6 +34,9 @@ pub const COMMITTED_FINGERPRINTS: &str =
     include_str!("../../../sql/queries/committed_fingerprints.sql");
 /// `sql/queries/consent_standing.sql`.
 pub const CONSENT_STANDING: &str = include_str!("../../../sql/queries/consent_standing.sql");
+/// `sql/queries/job_funnel_cache_key.sql`.
+pub const JOB_FUNNEL_CACHE_KEY: &str =
+    include_str!("../../../sql/queries/job_funnel_cache_key.sql");
 /// `sql/queries/fingerprint_days.sql`.
 pub const FINGERPRINT_DAYS: &str = include_str!("../../../sql/queries/fingerprint_days.sql");
 /// `sql/queries/fingerprint_mailings.sql`.
@@ -99,6 +102,7 @@ pub const ALL: &[(&str, &str)] = &[
     ("commit_generations", COMMIT_GENERATIONS),
     ("committed_fingerprints", COMMITTED_FINGERPRINTS),
     ("consent_standing", CONSENT_STANDING),
+    ("job_funnel_cache_key", JOB_FUNNEL_CACHE_KEY),
     ("fingerprint_days", FINGERPRINT_DAYS),
     ("fingerprint_mailings", FINGERPRINT_MAILINGS),
     ("fingerprint_persons", FINGERPRINT_PERSONS),

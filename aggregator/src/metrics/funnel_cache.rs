@@ -1,0 +1,127 @@
+//! The matched hits of each funnel per UTC day, kept in the aggregator process between runs
+//! of job "funnels", so a run that must recompute a month (every run whose new hits land in
+//! it) reads from ClickHouse only the days whose generation of job "days" changed, instead
+//! of the whole month (3 s of a 3.3 s increment over 10 M hits).
+//!
+//! A day's hits are kept with the generation of job "days" they were read under; a new hit
+//! changes the day's fingerprint and so its generation at the next run, which reads the day
+//! again. Entries are per database and funnel, and are dropped whole when the definition or
+//! the CRM persons (accounts on the hits) changed, or when they grow past [`MAX_ROWS`].
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex, OnceLock};
+
+/// Most hits kept per funnel (about 150 B each).
+pub const MAX_ROWS: usize = 4_000_000;
+
+/// One row of `funnel_span_hits.sql`: a hit matching a step of the funnel.
+#[derive(Debug, Clone, Default, PartialEq, Eq, clickhouse::Row, serde::Deserialize)]
+pub struct SpanHit {
+    /// UTC day of arrival, `YYYY-MM-DD`.
+    pub day: String,
+    /// Site.
+    pub site: String,
+    /// Visitor.
+    pub visitor: String,
+    /// Person ('' if none).
+    pub person: String,
+    /// The person's account.
+    pub account: String,
+    /// Time, Unix ms.
+    pub ts_ms: u64,
+    /// Event id.
+    pub event_id: String,
+    /// `pageview` or `event`.
+    pub kind: String,
+    /// Page path.
+    pub path: String,
+    /// Event name.
+    pub name: String,
+}
+
+/// One funnel's cached days.
+#[derive(Debug, Default)]
+pub struct Entry {
+    /// Definition and persons the hits were matched and joined with.
+    pub inputs: String,
+    /// Day → (generation of job "days", its hits sorted by site, visitor, ts_ms, event_id).
+    pub days: BTreeMap<String, (u64, Arc<Vec<SpanHit>>)>,
+}
+
+impl Entry {
+    /// Rows held.
+    pub fn rows(&self) -> usize {
+        self.days.values().map(|(_, v)| v.len()).sum()
+    }
+
+    /// The days of `wanted` (day, generation) not held at that generation.
+    pub fn missing<'a>(&self, wanted: &[(&'a str, u64)]) -> Vec<&'a str> {
+        wanted
+            .iter()
+            .filter(|(d, g)| self.days.get(*d).is_none_or(|(have, _)| have != g))
+            .map(|(d, _)| *d)
+            .collect()
+    }
+}
+
+type Store = Mutex<HashMap<(String, String), Entry>>;
+
+fn store() -> &'static Store {
+    static STORE: OnceLock<Store> = OnceLock::new();
+    STORE.get_or_init(Store::default)
+}
+
+/// Takes the entry of (`database`, `funnel`) out (an empty one if absent, or if it was made
+/// with other `inputs`); give it back with [`put`].
+pub fn take(database: &str, funnel: &str, inputs: &str) -> Entry {
+    let key = (database.to_string(), funnel.to_string());
+    let taken = store().lock().ok().and_then(|mut m| m.remove(&key));
+    match taken {
+        Some(e) if e.inputs == inputs => e,
+        _ => Entry {
+            inputs: inputs.to_string(),
+            days: BTreeMap::new(),
+        },
+    }
+}
+
+/// Keeps `entry` for the next run, unless it holds more than [`MAX_ROWS`].
+pub fn put(database: &str, funnel: &str, entry: Entry) {
+    if entry.rows() > MAX_ROWS {
+        return;
+    }
+    if let Ok(mut m) = store().lock() {
+        m.insert((database.to_string(), funnel.to_string()), entry);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn days_are_read_again_when_their_generation_moved() {
+        let hit = |id: &str| SpanHit {
+            event_id: id.into(),
+            ..SpanHit::default()
+        };
+        let mut e = take("db-test", "f", "def1");
+        assert_eq!(e.missing(&[("2026-01-01", 5)]), ["2026-01-01"]);
+        e.days
+            .insert("2026-01-01".into(), (5, Arc::new(vec![hit("a"), hit("b")])));
+        e.days
+            .insert("2026-01-02".into(), (5, Arc::new(vec![hit("c")])));
+        assert_eq!(e.rows(), 3);
+        put("db-test", "f", e);
+        let e = take("db-test", "f", "def1");
+        assert_eq!(
+            e.missing(&[("2026-01-01", 5), ("2026-01-02", 6), ("2026-01-03", 1)]),
+            ["2026-01-02", "2026-01-03"]
+        );
+        put("db-test", "f", e);
+        let other = take("db-test", "f", "def2");
+        assert_eq!(other.rows(), 0, "another definition starts empty");
+        let elsewhere = take("db-other", "f", "def1");
+        assert_eq!(elsewhere.rows(), 0);
+    }
+}
