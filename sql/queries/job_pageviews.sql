@@ -19,7 +19,8 @@
 -- copied once per element, which makes a visitor's day quadratic): neighbours come from
 -- shifted copies (arrayPopFront/arrayPushBack) zipped in as lambda arguments instead.
 -- The hits of a visitor's day are sorted once, as tuples (ts_ms, event_id, flags, path,
--- person, client_id): sorting each column by a key array costs a tuple sort per column.
+-- person, client_id): sorting each column by a key array costs a tuple sort per column. Only
+-- pageviews carry their path into the arrays (strings in them are most of the GROUP BY's cost).
 -- params: version UInt64 = 7, goal_events Array(String) = ['signup'], goal_paths Array(String) = ['/thank-you'], from DateTime = 1767571200, to DateTime = 1767830400, days Array(String) = ['2026-01-05','2026-01-06','2026-01-07'], parts UInt64 = 1, part UInt64 = 0
 INSERT INTO r_pageviews_v2
 SELECT
@@ -50,7 +51,7 @@ FROM
                    OR (type = 'pageview' AND has(CAST(? AS Array(String)), path)))
             + 4 * multiIf(mailing_id != '' OR utm_medium = 'email' OR referrer_kind = 'email', 1,
                           utm_campaign != '' OR referrer_kind = 'campaign', 2, 0)),
-            path, person_id, client_id))) AS sorted,
+            if(type = 'pageview', path, ''), person_id, client_id))) AS sorted,
         -- A hit's identity: its client_id when it has one (a retry whose first answer was
         -- lost came again under a new event_id), else its event_id; the flag keeps the two
         -- kinds apart. The first hit of each identity stays.
