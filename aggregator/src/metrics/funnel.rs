@@ -7,6 +7,7 @@
 //! like ClickHouse's windowFunnel; each later step takes the first matching hit after the
 //! previous step. A person reaches what the deepest of their visitors reaches.
 
+use std::borrow::Borrow;
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
@@ -157,11 +158,12 @@ pub struct FunnelOutcome {
     pub person_levels: BTreeMap<String, (String, usize)>,
 }
 
-/// Step times of the deepest path of one visitor's hits (sorted by ts_ms, event_id).
-pub fn walk(def: &FunnelDef, hits: &[FunnelHit]) -> Vec<u64> {
+/// Step times of the deepest path of one visitor's hits (sorted by ts_ms, event_id), given
+/// as hits or references to them.
+pub fn walk<H: Borrow<FunnelHit>>(def: &FunnelDef, hits: &[H]) -> Vec<u64> {
     let window_ms = def.window_s.saturating_mul(1000);
     let mut best: Vec<u64> = Vec::new();
-    for (start, first) in hits.iter().enumerate() {
+    for (start, first) in hits.iter().map(Borrow::borrow).enumerate() {
         if !def.steps[0].matches(first) {
             continue;
         }
@@ -170,11 +172,14 @@ pub fn walk(def: &FunnelDef, hits: &[FunnelHit]) -> Vec<u64> {
         for step in &def.steps[1..] {
             let next = hits[pos + 1..]
                 .iter()
-                .position(|h| h.ts_ms.saturating_sub(first.ts_ms) <= window_ms && step.matches(h));
+                .map(Borrow::borrow)
+                .position(|h: &FunnelHit| {
+                    h.ts_ms.saturating_sub(first.ts_ms) <= window_ms && step.matches(h)
+                });
             match next {
                 Some(off) => {
                     pos += 1 + off;
-                    times.push(hits[pos].ts_ms);
+                    times.push(hits[pos].borrow().ts_ms);
                 }
                 None => break,
             }
@@ -200,11 +205,15 @@ pub struct VisitorWalk {
     pub times: Vec<u64>,
 }
 
-/// Walks every visitor (hits sorted by visitor, ts_ms, event_id) once.
-pub fn walks(def: &FunnelDef, hits: &[FunnelHit]) -> Vec<VisitorWalk> {
-    hits.chunk_by(|a, b| a.visitor == b.visitor)
+/// Walks every visitor (hits, or references to them, sorted by visitor, ts_ms, event_id)
+/// once.
+pub fn walks<H: Borrow<FunnelHit>>(def: &FunnelDef, hits: &[H]) -> Vec<VisitorWalk> {
+    hits.chunk_by(|a, b| a.borrow().visitor == b.borrow().visitor)
         .map(|group| {
-            let known = group.iter().find(|h| !h.person.is_empty());
+            let known = group
+                .iter()
+                .map(Borrow::borrow)
+                .find(|h: &&FunnelHit| !h.person.is_empty());
             let (person, account) = known
                 .map(|h| (h.person.clone(), h.account.clone()))
                 .unwrap_or_default();

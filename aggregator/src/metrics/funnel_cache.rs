@@ -39,13 +39,43 @@ pub struct SpanHit {
     pub name: String,
 }
 
+/// A matched hit as kept: its day and site, and the hit the walk reads.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DayHit {
+    /// UTC day of arrival.
+    pub day: String,
+    /// Site.
+    pub site: String,
+    /// The hit.
+    pub hit: super::funnel::FunnelHit,
+}
+
+impl From<SpanHit> for DayHit {
+    fn from(h: SpanHit) -> Self {
+        Self {
+            day: h.day,
+            site: h.site,
+            hit: super::funnel::FunnelHit {
+                visitor: h.visitor,
+                person: h.person,
+                account: h.account,
+                ts_ms: h.ts_ms,
+                event_id: h.event_id,
+                kind: h.kind,
+                path: h.path,
+                name: h.name,
+            },
+        }
+    }
+}
+
 /// One funnel's cached days.
 #[derive(Debug, Default)]
 pub struct Entry {
     /// Definition and persons the hits were matched and joined with.
     pub inputs: String,
     /// Day → (generation of job "days", its hits sorted by site, visitor, ts_ms, event_id).
-    pub days: BTreeMap<String, (u64, Arc<Vec<SpanHit>>)>,
+    pub days: BTreeMap<String, (u64, Arc<Vec<DayHit>>)>,
 }
 
 impl Entry {
@@ -101,9 +131,11 @@ mod tests {
 
     #[test]
     fn days_are_read_again_when_their_generation_moved() {
-        let hit = |id: &str| SpanHit {
-            event_id: id.into(),
-            ..SpanHit::default()
+        let hit = |id: &str| {
+            DayHit::from(SpanHit {
+                event_id: id.into(),
+                ..SpanHit::default()
+            })
         };
         let mut e = take("db-test", "f", "def1");
         assert_eq!(e.missing(&[("2026-01-01", 5)]), ["2026-01-01"]);

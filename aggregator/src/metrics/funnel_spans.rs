@@ -19,7 +19,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use clickhouse::Client;
 
 use super::funnel::{summarize, walks, FunnelDef, FunnelHit, VisitorWalk};
-use super::funnel_cache::{self, SpanHit};
+use super::funnel_cache::{self, DayHit, SpanHit};
 use super::jobs::JobReport;
 use super::queries;
 use super::range::parse_date;
@@ -86,32 +86,20 @@ pub fn span_dates(span: &str) -> Option<(String, String)> {
 /// copies of a hit arriving within the span count once.
 fn span_rows(
     def: &FunnelDef,
-    hits: &[&SpanHit],
+    hits: &[&DayHit],
     start: &str,
     end: &str,
 ) -> Vec<(String, String, String, String)> {
-    let mut in_span: Vec<&SpanHit> = hits
+    let mut in_span: Vec<&DayHit> = hits
         .iter()
         .copied()
         .filter(|h| h.day.as_str() >= start && h.day.as_str() < end)
         .collect();
-    in_span.dedup_by(|a, b| a.event_id == b.event_id);
+    in_span.dedup_by(|a, b| a.hit.event_id == b.hit.event_id);
     let mut rows = Vec::new();
     for site_hits in in_span.chunk_by(|a, b| a.site == b.site) {
         let site = site_hits[0].site.clone();
-        let funnel_hits: Vec<FunnelHit> = site_hits
-            .iter()
-            .map(|h| FunnelHit {
-                visitor: h.visitor.clone(),
-                person: h.person.clone(),
-                account: h.account.clone(),
-                ts_ms: h.ts_ms,
-                event_id: h.event_id.clone(),
-                kind: h.kind.clone(),
-                path: h.path.clone(),
-                name: h.name.clone(),
-            })
-            .collect();
+        let funnel_hits: Vec<&FunnelHit> = site_hits.iter().map(|h| &h.hit).collect();
         let all: Vec<VisitorWalk> = walks(def, &funnel_hits);
         let accounts: BTreeSet<&str> = all
             .iter()
@@ -262,11 +250,11 @@ pub async fn run(
                 .bind(&events)
                 .fetch_all()
                 .await?;
-            let mut by_day: BTreeMap<&str, Vec<SpanHit>> =
+            let mut by_day: BTreeMap<&str, Vec<DayHit>> =
                 missing.iter().map(|d| (*d, Vec::new())).collect();
             for h in fetched {
                 if let Some(v) = by_day.get_mut(h.day.as_str()) {
-                    v.push(h);
+                    v.push(DayHit::from(h));
                 }
             }
             for (d, v) in by_day {
@@ -279,18 +267,18 @@ pub async fn run(
                     .insert(d.to_string(), (gen, std::sync::Arc::new(v)));
             }
         }
-        let mut hits: Vec<&SpanHit> = in_range
+        let mut hits: Vec<&DayHit> = in_range
             .iter()
             .filter_map(|(d, _)| cached.days.get(*d))
             .flat_map(|(_, v)| v.iter())
             .collect();
         // Each day is sorted; the walk wants the days' hits sorted together.
         hits.sort_by(|a, b| {
-            (&a.site, &a.visitor, a.ts_ms, &a.event_id).cmp(&(
+            (&a.site, &a.hit.visitor, a.hit.ts_ms, &a.hit.event_id).cmp(&(
                 &b.site,
-                &b.visitor,
-                b.ts_ms,
-                &b.event_id,
+                &b.hit.visitor,
+                b.hit.ts_ms,
+                &b.hit.event_id,
             ))
         });
         for (b, fp, start, end) in due {
