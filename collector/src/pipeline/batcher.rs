@@ -177,15 +177,27 @@ mod tests {
         assert_eq!(second.rows, 25, "the burst waits out the gap in one batch");
         assert!(t0.elapsed() >= MIN_GAP - Duration::from_millis(1));
         // Past the hard cap a batch goes without waiting for the gap.
+        // One offer crossing the cap is cut between its rows, in order.
         let t1 = Instant::now();
-        offer(&r.queue, 40).await;
+        let many: Vec<Hit> = (0..40)
+            .map(|i| Hit {
+                site: format!("site-{i}"),
+                ..Hit::default()
+            })
+            .collect();
+        r.queue
+            .offer(&many)
+            .await
+            .unwrap_or_else(|e| panic!("{e:?}"));
         let third = r.ship.recv().await.unwrap_or_else(|| panic!("no batch"));
         assert_eq!(third.rows, 30);
+        assert_eq!(third.bytes, Hit::encode_batch(&many[..30]));
         assert!(t1.elapsed() < MIN_GAP);
         // Shutdown drains the rest at once and refuses new hits.
         let _ = r.close.send(true);
         let rest = r.ship.recv().await.unwrap_or_else(|| panic!("no batch"));
         assert_eq!(rest.rows, 10);
+        assert_eq!(rest.bytes, Hit::encode_batch(&many[30..]));
         r.task.await.unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(r.queue.offer(&[hit()]).await, Err(OfferError::Closed));
         assert!(r.ship.recv().await.is_none());

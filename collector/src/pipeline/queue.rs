@@ -14,8 +14,24 @@ use tokio::time::Instant;
 use super::{Batch, OfferError, Spool, OFFER_WAIT};
 
 /// Bytes reserved per row of a fresh batch buffer (a typical row is 250-450 bytes); a batch
-/// that outgrows it reallocates, which is rare and cheap next to the insert.
+/// that outgrows it reallocates. Untouched reserved pages cost no resident memory.
 const ROW_BYTES_HINT: usize = 448;
+
+/// Largest scratch buffer a thread keeps between offers.
+const SCRATCH_KEEP: usize = 64 * 1024;
+
+/// A thread's buffer for encoding an offer's rows outside the queue lock.
+#[derive(Default)]
+struct Scratch {
+    /// The rows, RowBinary.
+    bytes: BytesMut,
+    /// Where each row ends in `bytes`.
+    ends: Vec<usize>,
+}
+
+thread_local! {
+    static SCRATCH: std::cell::RefCell<Scratch> = std::cell::RefCell::default();
+}
 
 /// Rows encoded into one buffer, cut into a batch as a whole.
 #[derive(Debug)]
@@ -127,18 +143,47 @@ impl Shared {
         self.ready.notify_one();
     }
 
-    /// Appends all of `hits` or none of them.
+    /// Appends all of `hits` or none of them. The rows are encoded before the lock is taken,
+    /// into this thread's scratch buffer (reused, so it stays in cache), and only copied
+    /// under it: the two workers no longer wait on each other's encoding.
     fn try_push(&self, hits: &[Hit]) -> Result<(), OfferError> {
+        SCRATCH.with(|cell| match cell.try_borrow_mut() {
+            Ok(mut scratch) => self.push_encoded(&mut scratch, hits),
+            // Not reentered in practice; stay correct if it ever is.
+            Err(_) => self.push_encoded(&mut Scratch::default(), hits),
+        })
+    }
+
+    fn push_encoded(&self, scratch: &mut Scratch, hits: &[Hit]) -> Result<(), OfferError> {
+        scratch.bytes.clear();
+        scratch.ends.clear();
+        for hit in hits {
+            hit.encode(&mut scratch.bytes);
+            scratch.ends.push(scratch.bytes.len());
+        }
+        if scratch.bytes.capacity() > SCRATCH_KEEP {
+            // A huge beacon once must not pin its buffer to the thread for good.
+            let keep = std::mem::take(&mut scratch.bytes);
+            let result = self.append(&keep, &scratch.ends);
+            scratch.bytes = BytesMut::with_capacity(4096);
+            return result;
+        }
+        self.append(&scratch.bytes, &scratch.ends)
+    }
+
+    /// Copies encoded rows (`ends` = where each ends in `rows`) into the open buffer.
+    fn append(&self, rows: &[u8], ends: &[usize]) -> Result<(), OfferError> {
         let mut wake = false;
         {
             let mut st = self.lock();
             if st.closed {
                 return Err(OfferError::Closed);
             }
-            if st.rows + hits.len() > self.capacity {
+            if st.rows + ends.len() > self.capacity {
                 return Err(OfferError::Overloaded);
             }
-            for hit in hits {
+            let mut start = 0;
+            for &end in ends {
                 if st.open.rows as usize >= self.hard_cap {
                     let full = std::mem::replace(&mut st.open, Chunk::empty());
                     st.sealed.push_back(full);
@@ -149,11 +194,14 @@ impl Shared {
                     // The batcher sleeps while the queue is empty: tell it a batch has begun
                     // (its interval runs from now). One wake-up per batch, not per hit.
                     open.started = Instant::now();
+                    // Room for a batch at the hard cap: growing by reallocation copied
+                    // megabytes under this lock, stalling requests on both workers.
                     open.bytes
-                        .reserve(self.batch_rows.saturating_mul(ROW_BYTES_HINT));
+                        .reserve(self.hard_cap.saturating_mul(ROW_BYTES_HINT));
                     wake = true;
                 }
-                hit.encode(&mut open.bytes);
+                open.bytes.extend_from_slice(&rows[start..end]);
+                start = end;
                 open.rows += 1;
                 wake |= open.rows as usize == self.batch_rows;
                 st.rows += 1;
