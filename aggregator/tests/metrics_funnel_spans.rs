@@ -256,4 +256,25 @@ async fn day_and_month_spans_answer_as_the_raw_walk() {
             .await;
         assert_same(&span, &raw, &format!("{filter} after p3 moved"));
     }
+
+    // A dropped person is a row of its own, which an erasure removes.
+    let person = month["dropped"][0]["person_id"]
+        .as_str()
+        .unwrap_or("p3")
+        .to_string();
+    let count = format!("SELECT count() FROM r_funnel_span_persons WHERE person_id = '{person}'");
+    let n = |t: String| t.trim().parse::<u64>().unwrap_or(u64::MAX);
+    assert!(
+        n(testkit::query_text(&s.db, &count).await) > 0,
+        "{person} has rows"
+    );
+    let (st, body) = s
+        .call("DELETE", &format!("/api/persons/{person}"), "")
+        .await;
+    assert_eq!(st, 200, "{body}");
+    assert_eq!(
+        n(testkit::query_text(&s.db, &count).await),
+        0,
+        "{person} erased"
+    );
 }

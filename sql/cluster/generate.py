@@ -41,7 +41,7 @@ SHARDED = {
 }
 EVERYWHERE = {"accounts", "persons", "mailings", "mailing_sends", "consents", "identity_links",
               "identity_conflicts", "erasures", "goals", "funnels", "r_generations",
-              "r_funnel_spans", "r_funnel_steps"}
+              "r_funnel_spans", "r_funnel_steps", "r_funnel_span_persons"}
 LOCAL = {"schema_migrations"}
 
 HEADER = """-- Cluster variant of sql/migrations/{name} (written by sql/cluster/generate.py; edit the

@@ -22,6 +22,7 @@ JOBS = [
     ("job_page_spans_months", {}),
     ("job_funnel_spans", {}),
     ("job_funnel_steps", {}),
+    ("job_funnel_span_persons", {}),
 ]
 
 

@@ -35,6 +35,7 @@ PLAN = [
     # Job "funnels" writes rows the Rust side computes; the sample rows, as generation 1{v}.
     ("job_funnel_spans.sql", {"version": "1{v}"}),
     ("job_funnel_steps.sql", {"version": "1{v}"}),
+    ("job_funnel_span_persons.sql", {"version": "1{v}"}),
 ]
 
 

@@ -1,7 +1,8 @@
 //! Job "funnels": the finished figures of every defined funnel per site and span of whole
 //! UTC days (every day with hits, every calendar month) in `r_funnel_spans`
-//! (`sql/migrations/0008_funnel_spans.sql`), so `GET /api/funnels/{name}` for a day or a
-//! month reads one row instead of walking the raw hits of the range.
+//! (`sql/migrations/0008_funnel_spans.sql`; the persons who dropped out one row each in
+//! `r_funnel_span_persons`, 0010, where an erasure finds them), so `GET /api/funnels/{name}`
+//! for a day or a month reads one row instead of walking the raw hits of the range.
 //!
 //! The same job writes, per funnel, the steps each known person's timeline reached into
 //! `r_funnel_steps` (bucket `{funnel}|steps`, recomputed when any day or the definition
@@ -81,15 +82,20 @@ pub fn span_dates(span: &str) -> Option<(String, String)> {
     }
 }
 
+/// The figures of one site and account scope over a span.
+struct SpanRow {
+    site: String,
+    account: String,
+    /// JSON of the per-step figures.
+    steps: String,
+    /// (person, account, steps reached) of the persons who dropped out.
+    dropped: Vec<(String, String, u32)>,
+}
+
 /// The rows of span `[start, end)` from the hits of a wider range (sorted by site, visitor,
 /// ts_ms, event_id): per site, every visitor and then each account's visitors. Replayed
 /// copies of a hit arriving within the span count once.
-fn span_rows(
-    def: &FunnelDef,
-    hits: &[&DayHit],
-    start: &str,
-    end: &str,
-) -> Vec<(String, String, String, String)> {
+fn span_rows(def: &FunnelDef, hits: &[&DayHit], start: &str, end: &str) -> Vec<SpanRow> {
     let mut in_span: Vec<&DayHit> = hits
         .iter()
         .copied()
@@ -113,17 +119,19 @@ fn span_rows(
                 all.iter()
                     .filter(|w| account.is_empty() || w.account == account),
             );
-            let levels: Vec<(&String, &String, usize)> = out
+            // Only those who dropped out are shown (migration 0010).
+            let dropped: Vec<(String, String, u32)> = out
                 .person_levels
-                .iter()
-                .map(|(p, (a, l))| (p, a, *l))
+                .into_iter()
+                .filter(|(_, (_, l))| *l < def.steps.len())
+                .map(|(p, (a, l))| (p, a, l as u32))
                 .collect();
-            rows.push((
-                site.clone(),
-                account.to_string(),
-                serde_json::to_string(&out.steps).unwrap_or_else(|_| "[]".into()),
-                serde_json::to_string(&levels).unwrap_or_else(|_| "[]".into()),
-            ));
+            rows.push(SpanRow {
+                site: site.clone(),
+                account: account.to_string(),
+                steps: serde_json::to_string(&out.steps).unwrap_or_else(|_| "[]".into()),
+                dropped,
+            });
         }
     }
     rows
@@ -179,6 +187,61 @@ fn person_steps(
         }
     }
     (persons, times, details)
+}
+
+/// Writes a span's rows (figures to r_funnel_spans, dropped persons to
+/// r_funnel_span_persons) as generation `version`.
+async fn write_span(
+    ch: &Client,
+    (name, start, end, version): (&str, &str, &str, u64),
+    rows: Vec<SpanRow>,
+) -> Result<(), clickhouse::error::Error> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let (mut sites, mut accounts, mut steps) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut p_sites, mut p_accounts, mut persons, mut p_person_accounts, mut levels) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for r in rows {
+        for (p, a, l) in r.dropped {
+            p_sites.push(r.site.clone());
+            p_accounts.push(r.account.clone());
+            persons.push(p);
+            p_person_accounts.push(a);
+            levels.push(l);
+        }
+        sites.push(r.site);
+        accounts.push(r.account);
+        steps.push(r.steps);
+    }
+    // The levels column of r_funnel_spans is no longer written (migration 0010).
+    let no_levels = vec!["[]".to_string(); sites.len()];
+    ch.query(queries::JOB_FUNNEL_SPANS)
+        .bind(name)
+        .bind(start)
+        .bind(end)
+        .bind(version)
+        .bind(sites)
+        .bind(accounts)
+        .bind(steps)
+        .bind(no_levels)
+        .execute()
+        .await?;
+    if persons.is_empty() {
+        return Ok(());
+    }
+    ch.query(queries::JOB_FUNNEL_SPAN_PERSONS)
+        .bind(name)
+        .bind(start)
+        .bind(end)
+        .bind(version)
+        .bind(p_sites)
+        .bind(p_accounts)
+        .bind(persons)
+        .bind(p_person_accounts)
+        .bind(levels)
+        .execute()
+        .await
 }
 
 /// Runs the job as generation `version`.
@@ -283,27 +346,7 @@ pub async fn run(
         });
         for (b, fp, start, end) in due {
             let rows = span_rows(&def, &hits, &start, &end);
-            if !rows.is_empty() {
-                let (mut sites, mut accounts, mut steps, mut levels) =
-                    (Vec::new(), Vec::new(), Vec::new(), Vec::new());
-                for (s, a, st, l) in rows {
-                    sites.push(s);
-                    accounts.push(a);
-                    steps.push(st);
-                    levels.push(l);
-                }
-                ch.query(queries::JOB_FUNNEL_SPANS)
-                    .bind(name)
-                    .bind(&start)
-                    .bind(&end)
-                    .bind(version)
-                    .bind(sites)
-                    .bind(accounts)
-                    .bind(steps)
-                    .bind(levels)
-                    .execute()
-                    .await?;
-            }
+            write_span(ch, (name, &start, &end, version), rows).await?;
             report.buckets.push(b);
             fps.push(fp);
         }

@@ -6,6 +6,9 @@
 pub const API_ACTIVITY_FEED: &str = include_str!("../../../sql/queries/api_activity_feed.sql");
 /// `sql/queries/api_funnel_span.sql`.
 pub const API_FUNNEL_SPAN: &str = include_str!("../../../sql/queries/api_funnel_span.sql");
+/// `sql/queries/api_funnel_span_persons.sql`.
+pub const API_FUNNEL_SPAN_PERSONS: &str =
+    include_str!("../../../sql/queries/api_funnel_span_persons.sql");
 /// `sql/queries/api_generations.sql`.
 pub const API_GENERATIONS: &str = include_str!("../../../sql/queries/api_generations.sql");
 /// `sql/queries/api_mailing_accounts.sql`.
@@ -37,6 +40,9 @@ pub const CONSENT_STANDING: &str = include_str!("../../../sql/queries/consent_st
 /// `sql/queries/job_funnel_cache_key.sql`.
 pub const JOB_FUNNEL_CACHE_KEY: &str =
     include_str!("../../../sql/queries/job_funnel_cache_key.sql");
+/// `sql/queries/job_funnel_span_persons.sql`.
+pub const JOB_FUNNEL_SPAN_PERSONS: &str =
+    include_str!("../../../sql/queries/job_funnel_span_persons.sql");
 /// `sql/queries/fingerprint_days.sql`.
 pub const FINGERPRINT_DAYS: &str = include_str!("../../../sql/queries/fingerprint_days.sql");
 /// `sql/queries/fingerprint_mailings.sql`.
@@ -90,6 +96,7 @@ pub const PERSON_ACCOUNT: &str = include_str!("../../../sql/queries/person_accou
 pub const ALL: &[(&str, &str)] = &[
     ("api_activity_feed", API_ACTIVITY_FEED),
     ("api_funnel_span", API_FUNNEL_SPAN),
+    ("api_funnel_span_persons", API_FUNNEL_SPAN_PERSONS),
     ("api_generations", API_GENERATIONS),
     ("api_mailing_accounts", API_MAILING_ACCOUNTS),
     ("api_mailing_conversions", API_MAILING_CONVERSIONS),
@@ -103,6 +110,7 @@ pub const ALL: &[(&str, &str)] = &[
     ("committed_fingerprints", COMMITTED_FINGERPRINTS),
     ("consent_standing", CONSENT_STANDING),
     ("job_funnel_cache_key", JOB_FUNNEL_CACHE_KEY),
+    ("job_funnel_span_persons", JOB_FUNNEL_SPAN_PERSONS),
     ("fingerprint_days", FINGERPRINT_DAYS),
     ("fingerprint_mailings", FINGERPRINT_MAILINGS),
     ("fingerprint_persons", FINGERPRINT_PERSONS),

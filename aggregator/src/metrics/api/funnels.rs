@@ -98,7 +98,7 @@ async fn from_span(
     if want.get(&b).map(String::as_str) != fp.split('#').next() {
         return Ok(None);
     }
-    let row: Option<(String, String)> = ch
+    let steps: Option<String> = ch
         .query(queries::API_FUNNEL_SPAN)
         .bind(name)
         .bind(site)
@@ -108,13 +108,26 @@ async fn from_span(
         .bind(version)
         .fetch_optional()
         .await?;
-    let Some((steps, levels)) = row else {
+    let Some(steps) = steps else {
         // Nobody of that site or account reached step 1 in the span.
         return Ok(Some(summarize(def, std::iter::empty())));
     };
-    let unreadable = |e: serde_json::Error| ApiError::Storage(format!("r_funnel_spans: {e}"));
-    let steps: Vec<StepStat> = serde_json::from_str(&steps).map_err(unreadable)?;
-    let levels: Vec<(String, String, usize)> = serde_json::from_str(&levels).map_err(unreadable)?;
+    let steps: Vec<StepStat> = serde_json::from_str(&steps)
+        .map_err(|e| ApiError::Storage(format!("r_funnel_spans: {e}")))?;
+    let dropped: Vec<(String, String, u32)> = ch
+        .query(queries::API_FUNNEL_SPAN_PERSONS)
+        .bind(name)
+        .bind(site)
+        .bind(account)
+        .bind(&start)
+        .bind(&end)
+        .bind(version)
+        .fetch_all()
+        .await?;
+    let levels: Vec<(String, String, usize)> = dropped
+        .into_iter()
+        .map(|(p, a, l)| (p, a, l as usize))
+        .collect();
     Ok(Some(FunnelOutcome {
         steps,
         person_levels: levels.into_iter().map(|(p, a, l)| (p, (a, l))).collect(),
