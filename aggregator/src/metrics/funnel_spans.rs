@@ -301,6 +301,10 @@ pub async fn run(
             .collect();
         let inputs = format!("{}#{persons_fp}", def_hash(text));
         let mut cached = funnel_cache::take(&database, name, &inputs);
+        if force {
+            // A forced run reads every day again; the next runs reuse what it read.
+            cached.days.clear();
+        }
         let missing = cached.missing(&in_range);
         if let (Some(lo), Some(hi)) = (missing.first(), missing.last()) {
             let hi_end = parse_date(hi).map(|n| super::range::date_of_day(n + 1));
