@@ -95,6 +95,34 @@ impl Entry {
     }
 }
 
+/// The hits of `days` (given in day order) sorted together by (site, visitor, ts_ms,
+/// event_id), exactly as a stable sort of their concatenation orders them, for a walk over a
+/// span of several days. Each day comes sorted, so the days' runs of one visitor are
+/// gathered by key and only each visitor's few hits are sorted: sorting the ~1 M references
+/// of a month as one vector cost 0.6 s of every increment.
+pub fn merge_days<'a>(days: &[&'a [DayHit]]) -> Vec<&'a DayHit> {
+    let mut runs: HashMap<(&'a str, &'a str), Vec<&'a [DayHit]>> = HashMap::new();
+    for day in days {
+        for run in day.chunk_by(|a, b| a.site == b.site && a.hit.visitor == b.hit.visitor) {
+            let key = (run[0].site.as_str(), run[0].hit.visitor.as_str());
+            runs.entry(key).or_default().push(run);
+        }
+    }
+    let mut keyed: Vec<_> = runs.into_iter().collect();
+    keyed.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    let mut out: Vec<&DayHit> = Vec::with_capacity(days.iter().map(|d| d.len()).sum());
+    for (_, visitor_runs) in keyed {
+        let start = out.len();
+        for run in visitor_runs {
+            out.extend(run.iter());
+        }
+        // Stable, so equal (ts_ms, event_id) keep day order, as in the concatenation.
+        out[start..]
+            .sort_by(|a, b| (a.hit.ts_ms, &a.hit.event_id).cmp(&(b.hit.ts_ms, &b.hit.event_id)));
+    }
+    out
+}
+
 type Store = Mutex<HashMap<(String, String), Entry>>;
 
 fn store() -> &'static Store {
@@ -129,6 +157,61 @@ pub fn put(database: &str, funnel: &str, entry: Entry) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn merged_days_equal_a_stable_sort_of_their_concatenation() {
+        // Visitors on several days, replayed copies across days (same ts and id), a
+        // visitor's later day holding earlier client times, sites interleaved.
+        let hit = |day: &str, site: &str, v: &str, ts: u64, id: &str| DayHit {
+            day: day.into(),
+            site: site.into(),
+            hit: super::super::funnel::FunnelHit {
+                visitor: v.into(),
+                ts_ms: ts,
+                event_id: id.into(),
+                ..Default::default()
+            },
+        };
+        let mut days: Vec<Vec<DayHit>> = Vec::new();
+        for d in 0..4u64 {
+            let mut v = Vec::new();
+            for i in 0..40u64 {
+                let site = ["s1", "s2"][((i * 7 + d) % 2) as usize];
+                let visitor = format!("v{}", (i * 13 + d * 5) % 9);
+                let ts = 1_000 + (i * 31 + d * 17) % 50;
+                v.push(hit(
+                    &format!("day{d}"),
+                    site,
+                    &visitor,
+                    ts,
+                    &format!("e{}", i % 11),
+                ));
+            }
+            v.sort_by(|a, b| {
+                (&a.site, &a.hit.visitor, a.hit.ts_ms, &a.hit.event_id).cmp(&(
+                    &b.site,
+                    &b.hit.visitor,
+                    b.hit.ts_ms,
+                    &b.hit.event_id,
+                ))
+            });
+            days.push(v);
+        }
+        let slices: Vec<&[DayHit]> = days.iter().map(Vec::as_slice).collect();
+        let mut expected: Vec<&DayHit> = days.iter().flatten().collect();
+        expected.sort_by(|a, b| {
+            (&a.site, &a.hit.visitor, a.hit.ts_ms, &a.hit.event_id).cmp(&(
+                &b.site,
+                &b.hit.visitor,
+                b.hit.ts_ms,
+                &b.hit.event_id,
+            ))
+        });
+        let got = merge_days(&slices);
+        assert_eq!(got.len(), 160);
+        // Same hits in the same order, down to which day's copy comes first.
+        assert!(got.iter().zip(&expected).all(|(a, b)| std::ptr::eq(*a, *b)));
+    }
 
     #[test]
     fn days_are_read_again_when_their_generation_moved() {

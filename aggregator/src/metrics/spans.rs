@@ -121,6 +121,8 @@ pub async fn run(
     if changed_days.is_empty() && months.is_empty() {
         return Ok(report);
     }
+    // Where a run's time goes (RUST_LOG=aggregator::metrics=debug; refresh_bench shows it).
+    let started = std::time::Instant::now();
     if let (Some(first), Some(last)) = (changed_days.first(), changed_days.last()) {
         let versions: Vec<u64> = changed_days
             .iter()
@@ -135,6 +137,7 @@ pub async fn run(
             .execute()
             .await?;
     }
+    let days_ms = started.elapsed().as_millis();
     if let (Some(first), Some(last)) = (months.first(), months.last()) {
         // Every day of those months, at the version its row has now.
         let (mut in_months, mut versions) = (Vec::new(), Vec::new());
@@ -162,6 +165,13 @@ pub async fn run(
             .execute()
             .await?;
     }
+    tracing::debug!(
+        days = changed_days.len(),
+        months = months.len(),
+        days_ms,
+        months_ms = started.elapsed().as_millis() - days_ms,
+        "job page_spans steps"
+    );
     let mut buckets = changed_days;
     buckets.extend(months);
     let fps: Vec<String> = buckets
