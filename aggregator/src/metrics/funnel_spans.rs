@@ -373,6 +373,7 @@ pub async fn run(
     let days_hash = def_hash(&all_days.join(","));
     let spans_ms = started.elapsed().as_millis();
     let mut acts: Option<Vec<PersonActivity>> = None;
+    let mut acts_ms = 0u128;
     for (name, text) in &funnels {
         let Ok(def) = serde_json::from_str::<FunnelDef>(text) else {
             continue;
@@ -384,11 +385,13 @@ pub async fn run(
             continue;
         }
         if acts.is_none() {
+            acts_ms = started.elapsed().as_millis();
             acts = Some(
                 ch.query(queries::FUNNEL_PERSON_ACTIVITIES)
                     .fetch_all()
                     .await?,
             );
+            acts_ms = started.elapsed().as_millis() - acts_ms;
         }
         let (persons, times, details) = person_steps(name, &def, acts.as_deref().unwrap_or(&[]));
         ch.query(queries::JOB_FUNNEL_STEPS)
@@ -411,6 +414,7 @@ pub async fn run(
         walk_ms,
         write_ms,
         steps_ms = started.elapsed().as_millis() - spans_ms,
+        steps_read_ms = acts_ms,
         "job funnels steps"
     );
     if report.buckets.is_empty() {
