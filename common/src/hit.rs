@@ -4,6 +4,7 @@
 //! it owns the exact bytes of each batch: the same bytes are retried, spooled to disk and
 //! replayed, and a replay can never differ from the first attempt.
 
+pub use crate::hit_ref::HitRef;
 use bytes::{BufMut, BytesMut};
 use serde::Serialize;
 use uuid::Uuid;
@@ -112,7 +113,7 @@ pub fn hits_insert_sql() -> String {
     format!("INSERT INTO hits ({HIT_COLUMNS}) FORMAT RowBinary")
 }
 
-fn put_str(buf: &mut BytesMut, s: &str) {
+pub(crate) fn put_str(buf: &mut BytesMut, s: &str) {
     let mut len = s.len() as u64;
     loop {
         let byte = (len & 0x7f) as u8;
@@ -127,68 +128,17 @@ fn put_str(buf: &mut BytesMut, s: &str) {
 }
 
 /// ClickHouse stores a UUID as two little-endian u64 halves, high half first.
-fn put_uuid(buf: &mut BytesMut, id: &Uuid) {
+pub(crate) fn put_uuid(buf: &mut BytesMut, id: &Uuid) {
     let (hi, lo) = id.as_u64_pair();
     buf.put_u64_le(hi);
     buf.put_u64_le(lo);
 }
 
 impl Hit {
-    /// Appends this row in RowBinary, columns as in [`HIT_COLUMNS`].
+    /// Appends this row in RowBinary, columns as in [`HIT_COLUMNS`] (through [`HitRef`], so
+    /// the owned and the borrowed row encode alike).
     pub fn encode(&self, buf: &mut BytesMut) {
-        put_uuid(buf, &self.event_id);
-        buf.put_u32_le(self.received_at);
-        buf.put_u64_le(self.ts_ms);
-        for s in [
-            &self.site,
-            &self.r#type,
-            &self.url,
-            &self.host,
-            &self.path,
-            &self.title,
-            &self.referrer,
-            &self.referrer_host,
-            &self.referrer_kind,
-            &self.utm_source,
-            &self.utm_medium,
-            &self.utm_campaign,
-            &self.utm_term,
-            &self.utm_content,
-            &self.country,
-            &self.region,
-            &self.city,
-            &self.browser,
-            &self.browser_version,
-            &self.os,
-            &self.device,
-        ] {
-            put_str(buf, s);
-        }
-        buf.put_u8(self.is_bot);
-        for s in [
-            &self.bot_reason,
-            &self.ip,
-            &self.visitor_id,
-            &self.person_id,
-            &self.account_id,
-        ] {
-            put_str(buf, s);
-        }
-        buf.put_u8(self.consent);
-        for s in [
-            &self.mailing_id,
-            &self.link_id,
-            &self.verdict,
-            &self.event_name,
-            &self.props,
-            &self.client_id,
-        ] {
-            put_str(buf, s);
-        }
-        buf.put_u16_le(self.screen_w);
-        buf.put_u16_le(self.screen_h);
-        put_str(buf, &self.lang);
-        put_str(buf, &self.replica);
+        self.row().encode(buf);
     }
 
     /// A batch of rows as one RowBinary body.

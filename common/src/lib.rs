@@ -5,5 +5,6 @@
 pub mod ch;
 pub mod config;
 pub mod hit;
+mod hit_ref;
 pub mod schema;
 pub mod token;
