@@ -3,14 +3,15 @@
 //! and the clock and randomness come from the caller.
 
 use crate::directory::Directory;
+use crate::enriched::{Enriched, Part, Person};
 use crate::error::Rejection;
 use crate::geo::GeoLookup;
-use crate::ip::{ip_text, truncate_ip};
+use crate::ip::{ip_text, truncate_ip, IpText};
 use crate::raw::RawHit;
 use crate::referrer::referrer_kind;
 use crate::ua::{UaCache, UaInfo};
 use crate::url::{campaign, split_http_url};
-use crate::visitor::visitor_id_with_ua_digest;
+use crate::visitor::{visitor_hex, visitor_id_with_ua_digest};
 use common::hit::Hit;
 use common::token::{Claims, Keyring, TokenKind};
 use std::net::IpAddr;
@@ -78,12 +79,6 @@ impl std::fmt::Debug for Enricher {
     }
 }
 
-/// A known person and their account.
-struct Person {
-    person_id: String,
-    account_id: String,
-}
-
 impl Enricher {
     /// An enricher over the given lookups.
     pub fn new(config: EnricherConfig) -> Self {
@@ -101,61 +96,59 @@ impl Enricher {
         self.ua.get(user_agent)
     }
 
-    /// Enriches a parsed tracker hit into a row.
+    /// Enriches a parsed tracker hit into an owned row (the collector encodes
+    /// [`Enricher::enrich_row`]'s borrowed row instead; both give the same row).
     pub fn enrich(
         &self,
         raw: RawHit,
         req: &RequestInfo<'_>,
         stamp: &Stamp,
     ) -> Result<Hit, Rejection> {
+        self.enrich_row(raw, req, stamp).map(|e| e.to_hit())
+    }
+
+    /// Enriches a parsed tracker hit, keeping what its row borrows (see [`Enriched`]).
+    pub fn enrich_row(
+        &self,
+        raw: RawHit,
+        req: &RequestInfo<'_>,
+        stamp: &Stamp,
+    ) -> Result<Enriched<'_>, Rejection> {
         let page = split_http_url(&raw.url)
             .ok_or_else(|| Rejection::new("u", "bad_url", "`u` must be an absolute http(s) URL"))?;
-        let host = page.host.to_ascii_lowercase();
-        let path = page.path.to_owned();
+        let host = Part::lowered(&raw.url, page.host);
+        let path = Part::at(&raw.url, page.path);
         let utm = campaign(page.query);
-        let referrer_host = split_http_url(&raw.referrer)
-            .map(|r| r.host.to_ascii_lowercase())
-            .unwrap_or_default();
+        let referrer_host = match split_http_url(&raw.referrer) {
+            Some(r) => Part::lowered(&raw.referrer, r.host),
+            None => Part::At(0, 0),
+        };
         let kind = referrer_kind(
             !raw.referrer.is_empty(),
-            &referrer_host,
-            &host,
+            referrer_host.get(&raw.referrer),
+            host.get(&raw.url),
             utm.is_present(),
         );
         let person = self.person(&raw, req, stamp);
-        let (mut hit, ua) = self.base(req, stamp);
-        let visitor_id = if !raw.visitor.is_empty() && !req.anonymous {
-            raw.visitor
-        } else {
-            visitor_id_with_ua_digest(&stamp.salt, &raw.site, req.ip, &ua.digest)
-        };
-        hit.site = raw.site;
-        hit.r#type = raw.kind.as_str().to_owned();
-        hit.url = raw.url;
-        hit.host = host;
-        hit.path = path;
-        hit.title = raw.title;
-        hit.referrer = raw.referrer;
-        hit.referrer_host = referrer_host;
-        hit.referrer_kind = kind.to_owned();
-        hit.utm_source = utm.source;
-        hit.utm_medium = utm.medium;
-        hit.utm_campaign = utm.campaign;
-        hit.utm_term = utm.term;
-        hit.utm_content = utm.content;
-        hit.visitor_id = visitor_id;
-        if let Some(p) = person {
-            hit.person_id = p.person_id;
-            hit.account_id = p.account_id;
-            hit.consent = 1;
-        }
-        hit.event_name = raw.event_name;
-        hit.props = raw.props;
-        hit.client_id = raw.client_id;
-        hit.screen_w = raw.screen_w;
-        hit.screen_h = raw.screen_h;
-        hit.lang = raw.lang;
-        Ok(hit)
+        let ua = self.ua.get(req.user_agent);
+        let visitor_hex = (raw.visitor.is_empty() || req.anonymous)
+            .then(|| visitor_hex(&stamp.salt, &raw.site, req.ip, &ua.digest));
+        Ok(Enriched {
+            event_id: stamp.event_id,
+            now_ms: stamp.now_ms,
+            host,
+            path,
+            referrer_host,
+            referrer_kind: kind,
+            utm,
+            geo: self.geo.lookup_shared(req.ip),
+            ua,
+            ip: IpText::new(truncate_ip(req.ip)),
+            visitor_hex,
+            person,
+            replica: &self.replica,
+            raw,
+        })
     }
 
     /// A mailing open or click from verified claims (kind Open or Click; a Person token is

@@ -6,6 +6,7 @@ use dashmap::DashMap;
 use serde::Deserialize;
 use std::net::IpAddr;
 use std::path::Path;
+use std::sync::{Arc, LazyLock};
 
 /// Where an IP is. Unknown parts are empty.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -33,6 +34,12 @@ impl Geo {
 pub trait GeoLookup: Send + Sync {
     /// Where `ip` is; `Geo::default()` when unknown.
     fn lookup(&self, ip: IpAddr) -> Geo;
+
+    /// Where `ip` is, shared: a cached answer comes without copying its strings (the
+    /// collector's rows borrow from it). By default a fresh copy of [`GeoLookup::lookup`].
+    fn lookup_shared(&self, ip: IpAddr) -> Arc<Geo> {
+        Arc::new(self.lookup(ip))
+    }
 }
 
 /// No database configured: every location is unknown.
@@ -42,6 +49,11 @@ pub struct NoGeo;
 impl GeoLookup for NoGeo {
     fn lookup(&self, _ip: IpAddr) -> Geo {
         Geo::default()
+    }
+
+    fn lookup_shared(&self, _ip: IpAddr) -> Arc<Geo> {
+        static UNKNOWN: LazyLock<Arc<Geo>> = LazyLock::new(Arc::default);
+        Arc::clone(&UNKNOWN)
     }
 }
 
@@ -62,11 +74,11 @@ pub struct MaxMindGeo {
     /// Decoded records by their data offset. Millions of networks share a few hundred
     /// thousand records (one per city), and traffic is concentrated on far fewer, so the
     /// tree walk stays per hit while the decoding (most of a lookup's cost) is done once.
-    records: DashMap<usize, Geo, Hasher>,
+    records: DashMap<usize, Arc<Geo>, Hasher>,
     /// Answers by truncated address (/24, /48), kept only when the database network holding
     /// the address spans that whole block, so every address in it has the same answer. It
     /// saves the tree walk, whose reads miss the CPU cache on a 60 MB database.
-    blocks: DashMap<IpAddr, Geo, Hasher>,
+    blocks: DashMap<IpAddr, Arc<Geo>, Hasher>,
 }
 
 /// The caches' hasher: SipHash (the default) was most of a cache hit's cost; foldhash with a
@@ -150,21 +162,25 @@ impl MaxMindGeo {
 
 impl GeoLookup for MaxMindGeo {
     fn lookup(&self, ip: IpAddr) -> Geo {
+        Geo::clone(&self.lookup_shared(ip))
+    }
+
+    fn lookup_shared(&self, ip: IpAddr) -> Arc<Geo> {
         let ip = ip.to_canonical();
         let block = truncate_ip(ip);
         if let Some(geo) = self.blocks.get(&block) {
-            return geo.clone();
+            return Arc::clone(geo.value());
         }
         let Ok(found) = self.reader.lookup(ip) else {
-            return Geo::default();
+            return Arc::default();
         };
         let geo = match found.offset() {
-            None => Geo::default(),
+            None => Arc::default(),
             Some(offset) => match self.records.get(&offset) {
-                Some(geo) => geo.clone(),
+                Some(geo) => Arc::clone(geo.value()),
                 None => {
-                    let geo = decode(found.decode::<Record<'_>>().ok().flatten());
-                    bounded_insert(&self.records, offset, geo.clone());
+                    let geo = Arc::new(decode(found.decode::<Record<'_>>().ok().flatten()));
+                    bounded_insert(&self.records, offset, Arc::clone(&geo));
                     geo
                 }
             },
@@ -177,13 +193,17 @@ impl GeoLookup for MaxMindGeo {
             (_, Err(_)) => false,
         };
         if spans_block {
-            bounded_insert(&self.blocks, block, geo.clone());
+            bounded_insert(&self.blocks, block, Arc::clone(&geo));
         }
         geo
     }
 }
 
-fn bounded_insert<K: std::hash::Hash + Eq>(map: &DashMap<K, Geo, Hasher>, key: K, geo: Geo) {
+fn bounded_insert<K: std::hash::Hash + Eq>(
+    map: &DashMap<K, Arc<Geo>, Hasher>,
+    key: K,
+    geo: Arc<Geo>,
+) {
     if map.len() >= CACHE_ENTRIES {
         map.clear();
     }

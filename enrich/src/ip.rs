@@ -35,6 +35,60 @@ pub fn ip_text(ip: IpAddr) -> String {
     }
 }
 
+/// An address's text on the stack, for rows that borrow it: the longest IPv6 text is 45
+/// bytes (`ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.255`).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct IpText {
+    buf: [u8; 48],
+    len: usize,
+}
+
+impl IpText {
+    /// The text of `ip`, as [`ip_text`] writes it.
+    pub(crate) fn new(ip: IpAddr) -> Self {
+        let mut out = Self {
+            buf: [0; 48],
+            len: 0,
+        };
+        match ip {
+            IpAddr::V4(v4) => {
+                for (i, octet) in v4.octets().into_iter().enumerate() {
+                    if i > 0 {
+                        out.push(b'.');
+                    }
+                    if octet >= 100 {
+                        out.push(b'0' + octet / 100);
+                    }
+                    if octet >= 10 {
+                        out.push(b'0' + octet / 10 % 10);
+                    }
+                    out.push(b'0' + octet % 10);
+                }
+            }
+            IpAddr::V6(_) => {
+                use std::io::Write;
+                let mut cursor = std::io::Cursor::new(&mut out.buf[..]);
+                // Cannot fail: the buffer holds the longest text.
+                let _ = write!(cursor, "{ip}");
+                out.len = usize::try_from(cursor.position()).unwrap_or(0);
+            }
+        }
+        out
+    }
+
+    fn push(&mut self, b: u8) {
+        if let Some(slot) = self.buf.get_mut(self.len) {
+            *slot = b;
+            self.len += 1;
+        }
+    }
+
+    /// The text.
+    pub(crate) fn as_str(&self) -> &str {
+        std::str::from_utf8(self.buf.get(..self.len).unwrap_or_default()).unwrap_or("")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -69,10 +123,16 @@ mod tests {
         ] {
             let ip: IpAddr = ip.parse().unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
             assert_eq!(ip_text(ip), ip.to_string());
+            assert_eq!(IpText::new(ip).as_str(), ip.to_string());
         }
         for n in 0..=255u8 {
             let ip = IpAddr::V4(Ipv4Addr::new(n, n, 0, n));
             assert_eq!(ip_text(ip), ip.to_string());
+            assert_eq!(IpText::new(ip).as_str(), ip.to_string());
         }
+        let longest: IpAddr = "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff"
+            .parse()
+            .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
+        assert_eq!(IpText::new(longest).as_str(), longest.to_string());
     }
 }

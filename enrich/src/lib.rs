@@ -8,6 +8,7 @@
 mod beacon;
 pub mod bot;
 mod directory;
+mod enriched;
 mod enricher;
 mod error;
 mod geo;
@@ -24,6 +25,7 @@ mod visitor;
 
 pub use beacon::{parse_beacon, MAX_BEACON_BYTES, MAX_BEACON_HITS};
 pub use directory::{Directory, MapDirectory, NoDirectory};
+pub use enriched::Enriched;
 pub use enricher::{Enricher, EnricherConfig, RequestInfo, Stamp};
 pub use error::{BeaconError, Rejection, REASONS};
 pub use geo::{Geo, GeoError, GeoLookup, MaxMindGeo, NoGeo, StaticGeo};

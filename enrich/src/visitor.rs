@@ -25,6 +25,17 @@ pub(crate) fn visitor_id_with_ua_digest(
     ip: IpAddr,
     ua_digest: &[u8; 32],
 ) -> String {
+    let hex = visitor_hex(salt, site, ip, ua_digest);
+    String::from(visitor_text(&hex))
+}
+
+/// The visitor id as its 32 hex digits, on the stack (the collector's rows borrow it).
+pub(crate) fn visitor_hex(
+    salt: &[u8; 32],
+    site: &str,
+    ip: IpAddr,
+    ua_digest: &[u8; 32],
+) -> [u8; 32] {
     let mut h = Sha256::new();
     h.update(salt);
     let ip_bytes: [u8; 16] = match ip.to_canonical() {
@@ -36,12 +47,17 @@ pub(crate) fn visitor_id_with_ua_digest(
     h.update((site.len() as u64).to_le_bytes());
     h.update(site.as_bytes());
     let digest = h.finalize();
-    let mut out = String::with_capacity(32);
-    for b in &digest[..16] {
-        out.push(char::from(HEX[usize::from(b >> 4)]));
-        out.push(char::from(HEX[usize::from(b & 0x0f)]));
+    let mut out = [0u8; 32];
+    for (pair, b) in out.chunks_exact_mut(2).zip(&digest[..16]) {
+        pair[0] = HEX[usize::from(b >> 4)];
+        pair[1] = HEX[usize::from(b & 0x0f)];
     }
     out
+}
+
+/// The text of [`visitor_hex`]'s digits (always ASCII, so never empty in practice).
+pub(crate) fn visitor_text(hex: &[u8; 32]) -> &str {
+    std::str::from_utf8(hex).unwrap_or("")
 }
 
 const HEX: &[u8; 16] = b"0123456789abcdef";
