@@ -4,7 +4,6 @@
 use std::net::SocketAddr;
 
 use bytes::Bytes;
-use common::hit::Hit;
 use common::token::TokenKind;
 use http::{header, Method, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Limited};
@@ -12,7 +11,7 @@ use hyper::body::Incoming;
 
 use super::reply::{self, Body};
 use super::App;
-use crate::pipeline::OfferError;
+use crate::pipeline::{OfferError, Row};
 use crate::telemetry::{self, Route};
 
 /// Answers one public request.
@@ -58,8 +57,8 @@ async fn pixel(app: &App, peer: SocketAddr, req: &Request<Incoming>) -> Response
         let info = app.request_info(peer, req);
         let stamp = app.stamp();
         let visitor = linkable_visitor(&raw);
-        let hit = app.enricher.enrich(raw, &info, &stamp)?;
-        app.identity.observe(&hit, &visitor, stamp.now_ms);
+        let hit = app.enricher.enrich_row(raw, &info, &stamp)?;
+        app.identity.observe(&hit.row(), &visitor, stamp.now_ms);
         Ok(hit)
     });
     match hit {
@@ -158,9 +157,9 @@ async fn beacon_post(app: &App, peer: SocketAddr, req: Request<Incoming>) -> Res
             ..stamp_base
         };
         let visitor = linkable_visitor(&raw);
-        match app.enricher.enrich(raw, &info, &stamp) {
+        match app.enricher.enrich_row(raw, &info, &stamp) {
             Ok(h) => {
-                app.identity.observe(&h, &visitor, stamp.now_ms);
+                app.identity.observe(&h.row(), &visitor, stamp.now_ms);
                 hits.push(h);
             }
             Err(r) => {
@@ -203,7 +202,7 @@ fn linkable_visitor(raw: &enrich::RawHit) -> String {
 }
 
 /// Queues hits and counts the outcome.
-async fn offer(app: &App, route: Route, hits: &[Hit]) -> Result<(), OfferError> {
+async fn offer<R: Row>(app: &App, route: Route, hits: &[R]) -> Result<(), OfferError> {
     let n = hits.len() as u64;
     let r = app.queue.offer(hits).await;
     match r {

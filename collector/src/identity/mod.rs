@@ -16,7 +16,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use common::ch::ChSettings;
-use common::hit::Hit;
+use common::hit::{Hit, HitRef};
 use common::token::{safe_redirect_target, Claims, Keyring, TokenKind};
 use enrich::verdict::{verdict, MailingSignal, Verdict};
 use tokio::sync::{mpsc, watch};
@@ -147,21 +147,21 @@ impl Identity {
     /// make sure the visitor is linked to that person. A visitor linked to someone else gets
     /// a new link and a conflict row; persons are never merged. `consented_visitor` must be
     /// the `v` the client sent (empty when it sent none or asked for anonymity).
-    pub fn observe(&self, hit: &Hit, consented_visitor: &str, now_ms: u64) {
+    pub fn observe(&self, hit: &HitRef<'_>, consented_visitor: &str, now_ms: u64) {
         if hit.person_id.is_empty() || hit.consent != 1 || consented_visitor.is_empty() {
             return;
         }
         if hit.visitor_id != consented_visitor {
             return;
         }
-        let existing = self.linked_person(&hit.site, consented_visitor);
-        if existing.as_deref() == Some(hit.person_id.as_str()) {
+        let existing = self.linked_person(hit.site, consented_visitor);
+        if existing.as_deref() == Some(hit.person_id) {
             return;
         }
         let Ok(mut fresh) = self.fresh.write() else {
             return;
         };
-        let site_links = fresh.entry(hit.site.clone()).or_default();
+        let site_links = fresh.entry(hit.site.to_owned()).or_default();
         // Re-check under the write lock: a concurrent hit may have just made this link.
         if site_links
             .get(consented_visitor)
@@ -173,8 +173,8 @@ impl Identity {
         let write = LinkWrite {
             link: LinkRow {
                 visitor_id: consented_visitor.to_string(),
-                person_id: hit.person_id.clone(),
-                site: hit.site.clone(),
+                person_id: hit.person_id.to_owned(),
+                site: hit.site.to_owned(),
                 source: "pt".into(),
                 linked_at: at,
                 revoked: 0,
@@ -183,8 +183,8 @@ impl Identity {
             conflict: existing.map(|other| ConflictRow {
                 visitor_id: consented_visitor.to_string(),
                 existing_person_id: other,
-                new_person_id: hit.person_id.clone(),
-                site: hit.site.clone(),
+                new_person_id: hit.person_id.to_owned(),
+                site: hit.site.to_owned(),
                 at,
             }),
         };
@@ -195,7 +195,7 @@ impl Identity {
         site_links.insert(
             consented_visitor.to_string(),
             FreshLink {
-                person_id: hit.person_id.clone(),
+                person_id: hit.person_id.to_owned(),
                 at_ms: now_ms,
             },
         );

@@ -60,8 +60,8 @@ fn observe_links_once_and_records_conflicts() {
     let (id, mut rx) = Identity::new(None, Duration::from_secs(15));
     id.install(snapshot(), NOW);
     let hit = person_hit("alice", "v-new");
-    id.observe(&hit, "v-new", NOW);
-    id.observe(&hit, "v-new", NOW + 1);
+    id.observe(&hit.row(), "v-new", NOW);
+    id.observe(&hit.row(), "v-new", NOW + 1);
     let w = rx.try_recv().unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(
         (w.link.visitor_id.as_str(), w.link.person_id.as_str()),
@@ -79,7 +79,7 @@ fn observe_links_once_and_records_conflicts() {
     );
 
     // v-old belongs to bob: alice's token there makes a new link and a conflict.
-    id.observe(&person_hit("alice", "v-old"), "v-old", NOW);
+    id.observe(&person_hit("alice", "v-old").row(), "v-old", NOW);
     let w = rx.try_recv().unwrap_or_else(|e| panic!("{e}"));
     let c = w.conflict.unwrap_or_else(|| panic!("no conflict"));
     assert_eq!(
@@ -88,16 +88,17 @@ fn observe_links_once_and_records_conflicts() {
     );
 
     // No consented visitor id, or an anonymous hit: nothing.
-    id.observe(&person_hit("alice", "hash"), "", NOW);
+    id.observe(&person_hit("alice", "hash").row(), "", NOW);
     id.observe(
         &Hit {
             consent: 0,
             ..person_hit("alice", "v-x")
-        },
+        }
+        .row(),
         "v-x",
         NOW,
     );
-    id.observe(&person_hit("alice", "hash-not-v"), "v-y", NOW);
+    id.observe(&person_hit("alice", "hash-not-v").row(), "v-y", NOW);
     assert!(rx.try_recv().is_err());
 }
 
@@ -105,7 +106,7 @@ fn observe_links_once_and_records_conflicts() {
 fn overlay_gives_way_to_the_snapshot_and_to_time() {
     let (id, mut rx) = Identity::new(None, Duration::from_secs(1));
     id.install(snapshot(), NOW);
-    id.observe(&person_hit("alice", "v-new"), "v-new", NOW);
+    id.observe(&person_hit("alice", "v-new").row(), "v-new", NOW);
     assert!(rx.try_recv().is_ok());
     // A reload without the link (not yet written) keeps it for a few periods ...
     id.install(snapshot(), NOW + 1_000);

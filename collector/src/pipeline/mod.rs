@@ -20,7 +20,7 @@ use bytes::Bytes;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
-pub use queue::Queue;
+pub use queue::{Queue, Row};
 pub use sink::Sink;
 pub use spool::Spool;
 

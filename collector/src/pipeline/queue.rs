@@ -7,7 +7,8 @@ use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use bytes::BytesMut;
-use common::hit::Hit;
+use common::hit::{Hit, HitRef};
+use enrich::Enriched;
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
@@ -31,6 +32,32 @@ struct Scratch {
 
 thread_local! {
     static SCRATCH: std::cell::RefCell<Scratch> = std::cell::RefCell::default();
+}
+
+/// A row the queue can take: it only needs the row's RowBinary. Tracker hits come as
+/// [`Enriched`] (their row borrows from the request and the caches, no copy per column);
+/// mailing events and tests as an owned [`Hit`].
+pub trait Row: Sync {
+    /// Appends the row's RowBinary to `buf`.
+    fn encode_row(&self, buf: &mut BytesMut);
+}
+
+impl Row for Hit {
+    fn encode_row(&self, buf: &mut BytesMut) {
+        self.encode(buf);
+    }
+}
+
+impl Row for HitRef<'_> {
+    fn encode_row(&self, buf: &mut BytesMut) {
+        self.encode(buf);
+    }
+}
+
+impl Row for Enriched<'_> {
+    fn encode_row(&self, buf: &mut BytesMut) {
+        self.row().encode(buf);
+    }
 }
 
 /// Rows encoded into one buffer, cut into a batch as a whole.
@@ -146,7 +173,7 @@ impl Shared {
     /// Appends all of `hits` or none of them. The rows are encoded before the lock is taken,
     /// into this thread's scratch buffer (reused, so it stays in cache), and only copied
     /// under it: the two workers no longer wait on each other's encoding.
-    fn try_push(&self, hits: &[Hit]) -> Result<(), OfferError> {
+    fn try_push<R: Row>(&self, hits: &[R]) -> Result<(), OfferError> {
         SCRATCH.with(|cell| match cell.try_borrow_mut() {
             Ok(mut scratch) => self.push_encoded(&mut scratch, hits),
             // Not reentered in practice; stay correct if it ever is.
@@ -154,11 +181,11 @@ impl Shared {
         })
     }
 
-    fn push_encoded(&self, scratch: &mut Scratch, hits: &[Hit]) -> Result<(), OfferError> {
+    fn push_encoded<R: Row>(&self, scratch: &mut Scratch, hits: &[R]) -> Result<(), OfferError> {
         scratch.bytes.clear();
         scratch.ends.clear();
         for hit in hits {
-            hit.encode(&mut scratch.bytes);
+            hit.encode_row(&mut scratch.bytes);
             scratch.ends.push(scratch.bytes.len());
         }
         if scratch.bytes.capacity() > SCRATCH_KEEP {
@@ -259,7 +286,7 @@ pub struct Queue {
 impl Queue {
     /// Queues all of `hits` or none of them. When the queue is full but the spool has room,
     /// waits up to [`OFFER_WAIT`] for the batcher to make room (it drains at disk speed then).
-    pub async fn offer(&self, hits: &[Hit]) -> Result<(), OfferError> {
+    pub async fn offer<R: Row>(&self, hits: &[R]) -> Result<(), OfferError> {
         if hits.is_empty() {
             return Ok(());
         }
