@@ -19,6 +19,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use clickhouse::Client;
 
+use super::activity_cache::{self, PersonActivity};
 use super::funnel::{summarize, walks, FunnelDef, FunnelHit, VisitorWalk};
 use super::funnel_cache::{self, DayHit, SpanHit};
 use super::jobs::JobReport;
@@ -28,18 +29,6 @@ use super::spans::{committed, month_of, next_month_start, Committed};
 
 /// The name in `r_generations.job`.
 pub const JOB: &str = "funnels";
-
-/// One row of `funnel_person_activities.sql`.
-#[derive(Debug, Clone, clickhouse::Row, serde::Deserialize)]
-struct PersonActivity {
-    person_id: String,
-    ts_ms: u64,
-    kind: String,
-    event_id: String,
-    event_name: String,
-    pages: Vec<String>,
-    page_ts: Vec<u64>,
-}
 
 /// FNV-1a of a definition's text: stable across builds, unlike std's hasher.
 pub fn def_hash(text: &str) -> String {
@@ -145,7 +134,7 @@ fn span_rows(def: &FunnelDef, hits: &[&DayHit], start: &str, end: &str) -> Vec<S
 
 /// A person's visits and events as funnel hits, sorted (one person = one walker), as the
 /// person timeline walks them.
-fn person_hits(acts: &[PersonActivity]) -> Vec<FunnelHit> {
+fn person_hits(acts: &[&PersonActivity]) -> Vec<FunnelHit> {
     let mut hits = Vec::new();
     for a in acts {
         if a.kind == "visit" {
@@ -177,7 +166,7 @@ fn person_hits(acts: &[PersonActivity]) -> Vec<FunnelHit> {
 fn person_steps(
     name: &str,
     def: &FunnelDef,
-    acts: &[PersonActivity],
+    acts: &[&PersonActivity],
 ) -> (Vec<String>, Vec<u64>, Vec<String>) {
     let (mut persons, mut times, mut details) = (Vec::new(), Vec::new(), Vec::new());
     for person in acts.chunk_by(|a, b| a.person_id == b.person_id) {
@@ -372,40 +361,73 @@ pub async fn run(
     let all_days: Vec<String> = days.iter().map(|(d, (_, g))| format!("{d}:{g}")).collect();
     let days_hash = def_hash(&all_days.join(","));
     let spans_ms = started.elapsed().as_millis();
-    let mut acts: Option<Vec<PersonActivity>> = None;
-    let mut acts_ms = 0u128;
+    let mut steps_due = Vec::new();
     for (name, text) in &funnels {
         let Ok(def) = serde_json::from_str::<FunnelDef>(text) else {
             continue;
         };
         let b = bucket(name, "steps");
         let fp = format!("{}:{days_hash}#{persons_fp}", def_hash(text));
-        let previous = done.get(&b);
-        if !force && previous.is_some_and(|(f, _)| *f == fp) {
+        let previous = done.get(&b).map_or(0, |(_, g)| *g);
+        if !force && done.get(&b).is_some_and(|(f, _)| *f == fp) {
             continue;
         }
-        if acts.is_none() {
-            acts_ms = started.elapsed().as_millis();
-            acts = Some(
-                ch.query(queries::FUNNEL_PERSON_ACTIVITIES)
-                    .fetch_all()
-                    .await?,
-            );
-            acts_ms = started.elapsed().as_millis() - acts_ms;
+        steps_due.push((name, def, b, fp, previous));
+    }
+    let mut acts_ms = 0u128;
+    if !steps_due.is_empty() {
+        // Every person's activities, read only for the days whose generation changed since
+        // the copy the process holds (a forced run reads every day again).
+        let mut held = activity_cache::take(&database);
+        if force {
+            held.clear();
         }
-        let (persons, times, details) = person_steps(name, &def, acts.as_deref().unwrap_or(&[]));
-        ch.query(queries::JOB_FUNNEL_STEPS)
-            .bind(name)
-            .bind(version)
-            .bind(persons)
-            .bind(times)
-            .bind(details)
-            .bind(name)
-            .bind(previous.map_or(0, |(_, g)| *g))
-            .execute()
-            .await?;
-        report.buckets.push(b);
-        fps.push(fp);
+        let wanted: Vec<(&str, u64)> = days.iter().map(|(d, (_, g))| (d.as_str(), *g)).collect();
+        let missing = activity_cache::missing(&mut held, &wanted);
+        if let (Some(first), Some(last)) = (missing.first(), missing.last()) {
+            let versions: Vec<u64> = missing
+                .iter()
+                .map(|d| days.get(*d).map_or(0, |(_, g)| *g))
+                .collect();
+            let fetched: Vec<PersonActivity> = ch
+                .query(queries::FUNNEL_PERSON_ACTIVITIES)
+                .bind(*first)
+                .bind(*last)
+                .bind(versions)
+                .bind(&missing)
+                .fetch_all()
+                .await?;
+            let mut by_day: BTreeMap<&str, Vec<PersonActivity>> =
+                missing.iter().map(|d| (*d, Vec::new())).collect();
+            for a in fetched {
+                if let Some(v) = by_day.get_mut(a.day.as_str()) {
+                    v.push(a);
+                }
+            }
+            for (d, v) in by_day {
+                let gen = days.get(d).map_or(0, |(_, g)| *g);
+                held.insert(d.to_string(), (gen, std::sync::Arc::new(v)));
+            }
+        }
+        let acts = activity_cache::timelines(&held);
+        acts_ms = started.elapsed().as_millis() - spans_ms;
+        for (name, def, b, fp, previous) in steps_due {
+            let (persons, times, details) = person_steps(name, &def, &acts);
+            ch.query(queries::JOB_FUNNEL_STEPS)
+                .bind(name)
+                .bind(version)
+                .bind(persons)
+                .bind(times)
+                .bind(details)
+                .bind(name)
+                .bind(previous)
+                .execute()
+                .await?;
+            report.buckets.push(b);
+            fps.push(fp);
+        }
+        drop(acts);
+        activity_cache::put(&database, held);
     }
     tracing::debug!(
         buckets = report.buckets.len(),

@@ -2,6 +2,7 @@
 //! (sessions and page effectiveness, person activities, mailing response), the scheduler that
 //! runs them from a watermark, funnels, the engagement score, and the API that serves it all.
 
+pub mod activity_cache;
 pub mod api;
 pub mod cursor;
 pub mod funnel;
