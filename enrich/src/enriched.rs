@@ -19,36 +19,42 @@ pub(crate) struct Person {
     pub(crate) account_id: String,
 }
 
-/// A part of a request string, or a lower-cased copy of it when it was not lower-case
-/// already (hosts almost always are, so the copy is rare).
+/// A part of a request string, or a copy when it cannot be borrowed: a host that was not
+/// lower-case already (hosts almost always are), or a text that is not in the string at all
+/// (the `/` path of a URL without one).
 #[derive(Debug, Clone)]
 pub(crate) enum Part {
     /// Byte range into the string it was cut from.
     At(usize, usize),
-    /// Lower-cased copy.
-    Lowered(String),
+    /// A copy.
+    Copy(String),
 }
 
 impl Part {
     /// `inner` (a slice of `outer`) lower-cased, borrowed from `outer` when it already is.
     pub(crate) fn lowered(outer: &str, inner: &str) -> Self {
         if inner.bytes().any(|b| b.is_ascii_uppercase()) {
-            Self::Lowered(inner.to_ascii_lowercase())
+            Self::Copy(inner.to_ascii_lowercase())
         } else {
             Self::at(outer, inner)
         }
     }
 
-    /// `inner`, a slice of `outer`, as its range.
+    /// `inner` as its range in `outer` when it is a slice of it, else a copy.
     pub(crate) fn at(outer: &str, inner: &str) -> Self {
-        let start = (inner.as_ptr() as usize).saturating_sub(outer.as_ptr() as usize);
-        Self::At(start, start + inner.len())
+        let start = (inner.as_ptr() as usize).wrapping_sub(outer.as_ptr() as usize);
+        let end = start.wrapping_add(inner.len());
+        if start <= outer.len() && end <= outer.len() && start <= end {
+            Self::At(start, end)
+        } else {
+            Self::Copy(inner.to_owned())
+        }
     }
 
     pub(crate) fn get<'a>(&'a self, outer: &'a str) -> &'a str {
         match self {
             Self::At(start, end) => outer.get(*start..*end).unwrap_or(""),
-            Self::Lowered(s) => s,
+            Self::Copy(s) => s,
         }
     }
 }
@@ -149,7 +155,7 @@ mod tests {
         let url = "https://Example.COM/Path?q";
         let host = &url[8..19];
         let lowered = Part::lowered(url, host);
-        assert!(matches!(lowered, Part::Lowered(_)));
+        assert!(matches!(lowered, Part::Copy(_)));
         assert_eq!(lowered.get(url), "example.com");
         let path = Part::at(url, &url[19..24]);
         assert!(matches!(path, Part::At(19, 24)));
@@ -160,5 +166,41 @@ mod tests {
             Part::At(8, 19)
         ));
         assert_eq!(Part::At(5, 99).get(lower), "");
+        // Not a slice of the URL (the path of a URL without one): copied, not a bogus range.
+        let elsewhere = Part::at(lower, "/");
+        assert!(matches!(elsewhere, Part::Copy(_)));
+        assert_eq!(elsewhere.get(lower), "/");
+    }
+
+    #[test]
+    fn url_without_path_stores_slash() {
+        let e = crate::Enricher::new(crate::EnricherConfig {
+            geo: Arc::new(crate::NoGeo),
+            directory: Arc::new(crate::NoDirectory),
+            keys: None,
+            replica: "r".into(),
+            ua_cache_capacity: 4,
+        });
+        let req = crate::RequestInfo {
+            ip: std::net::IpAddr::from([81, 2, 69, 142]),
+            user_agent: "curl/8.0",
+            anonymous: false,
+            method_head: false,
+        };
+        let stamp = crate::Stamp {
+            event_id: uuid::Uuid::nil(),
+            now_ms: 1,
+            salt: [0; 32],
+        };
+        for (url, host, path) in [
+            ("https%3A%2F%2FExample.com", "example.com", "/"),
+            ("https%3A%2F%2Fexample.com%3Fa%3D1", "example.com", "/"),
+            ("https%3A%2F%2Fexample.com%2Fx%2FY", "example.com", "/x/Y"),
+        ] {
+            let raw = crate::parse_query(&format!("s=shop&u={url}"));
+            let hit = raw.and_then(|raw| e.enrich_row(raw, &req, &stamp));
+            let row = hit.as_ref().map(|h| h.row());
+            assert_eq!(row.map(|r| (r.host, r.path)), Ok((host, path)), "{url}");
+        }
     }
 }
