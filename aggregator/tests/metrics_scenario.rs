@@ -883,3 +883,58 @@ async fn feed_carries_the_funnel_steps_of_the_timelines() {
     let again = s.get_ok(&format!("/api/activities?after={after}")).await;
     assert_eq!(again["activities"], json!([]), "{again}");
 }
+
+/// Every funnel step the change feed hands out from its start: (person, funnel, step, time).
+async fn feed_steps(s: &Server) -> BTreeSet<(String, String, u64, u64)> {
+    let mut got = BTreeSet::new();
+    let mut after = String::new();
+    loop {
+        let page = s
+            .get_ok(&format!("/api/activities?limit=50&after={after}"))
+            .await;
+        let items = page["activities"].as_array().cloned().unwrap_or_default();
+        after = page["next"].as_str().unwrap_or_default().to_string();
+        if items.is_empty() {
+            break;
+        }
+        for a in items.iter().filter(|a| a["kind"] == "funnel_step") {
+            got.insert((
+                a["person_id"].as_str().unwrap_or_default().to_string(),
+                a["funnel"].as_str().unwrap_or_default().to_string(),
+                a["step_index"].as_u64().unwrap_or(0),
+                a["ts_ms"].as_u64().unwrap_or(0),
+            ));
+        }
+    }
+    got
+}
+
+/// Job funnels keeps the persons' activities per day between runs and reads only the days
+/// that changed: after the hits of one day arrive late, the steps of every timeline (which
+/// span several days) equal those of a forced run that reads every day again.
+#[tokio::test]
+async fn funnel_steps_after_a_late_day_equal_a_forced_run() {
+    let s = start("scen_steps_late").await;
+    crm_data(&s).await;
+    let hits = scenario();
+    let late_day = T0_MS / 1000 / 86_400;
+    let (late, early): (Vec<Hit>, Vec<Hit>) = hits
+        .into_iter()
+        .partition(|h| u64::from(h.received_at) / 86_400 == late_day);
+    assert!(
+        !late.is_empty() && !early.is_empty(),
+        "the scenario spans days"
+    );
+    deliver(&s.db, &early, 5).await;
+    let (st, body) = s.call("POST", "/api/refresh", "").await;
+    assert_eq!(st, 200, "{body}");
+    let before = feed_steps(&s).await;
+    deliver(&s.db, &late, 6).await;
+    let (st, body) = s.call("POST", "/api/refresh", "").await;
+    assert_eq!(st, 200, "{body}");
+    let incremental = feed_steps(&s).await;
+    assert_ne!(incremental, before, "the late day adds funnel progress");
+    let (st, body) = s.call("POST", "/api/refresh?force=1", "").await;
+    assert_eq!(st, 200, "{body}");
+    assert_eq!(feed_steps(&s).await, incremental);
+}
