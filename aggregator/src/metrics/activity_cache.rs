@@ -5,13 +5,15 @@
 //!
 //! A day's rows are kept with the generation of job "days" they were read under; a day whose
 //! committed generation moved is read again, a day no longer committed is dropped. Entries
-//! are per database, dropped whole past [`MAX_ROWS`].
+//! are per database, dropped whole when keeping them would pass [`MAX_ROWS`] over all databases.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, OnceLock};
 
-/// Most activities kept per database (a visit with its pages is ~200-500 B).
-pub const MAX_ROWS: usize = 2_000_000;
+/// Most activities kept over all databases together (a visit with its pages is ~200-500 B,
+/// so at most ~250 MB next to the funnel hit cache's ~300 MB, within the Helm chart's
+/// memory limit). Past it the days are read again every run.
+pub const MAX_ROWS: usize = 500_000;
 
 /// One row of `funnel_person_activities.sql`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, clickhouse::Row, serde::Deserialize)]
@@ -55,14 +57,29 @@ pub fn take(database: &str) -> Days {
         .unwrap_or_default()
 }
 
-/// Keeps `days` for the next run, unless they hold more than [`MAX_ROWS`].
+/// Keeps `days` for the next run, unless the rows held would then pass [`MAX_ROWS`].
 pub fn put(database: &str, days: Days) {
-    if days.values().map(|(_, v)| v.len()).sum::<usize>() > MAX_ROWS {
+    put_within(store(), MAX_ROWS, database, days);
+}
+
+fn rows(days: &Days) -> usize {
+    days.values().map(|(_, v)| v.len()).sum()
+}
+
+fn put_within(store: &Store, budget: usize, database: &str, days: Days) {
+    let Ok(mut m) = store.lock() else {
+        return;
+    };
+    let others: usize = m
+        .iter()
+        .filter(|(k, _)| k.as_str() != database)
+        .map(|(_, d)| rows(d))
+        .sum();
+    if others + rows(&days) > budget {
+        m.remove(database);
         return;
     }
-    if let Ok(mut m) = store().lock() {
-        m.insert(database.to_string(), days);
-    }
+    m.insert(database.to_string(), days);
 }
 
 /// Drops the held days that are not in `wanted` (day, generation) at that generation, and
@@ -89,6 +106,25 @@ pub fn timelines(held: &Days) -> Vec<&PersonActivity> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_row_budget_holds_over_all_databases() {
+        let store = Store::default();
+        let days_of = |n: usize| -> Days {
+            let acts = (0..n as u64)
+                .map(|i| act("2026-01-01", "p1", i, i))
+                .collect();
+            BTreeMap::from([("2026-01-01".to_string(), (1, Arc::new(acts)))])
+        };
+        let held = |db: &str| store.lock().ok().and_then(|m| m.get(db).map(rows));
+        put_within(&store, 10, "a", days_of(7));
+        put_within(&store, 10, "b", days_of(4));
+        assert_eq!((held("a"), held("b")), (Some(7), None));
+        put_within(&store, 10, "a", days_of(10));
+        assert_eq!(held("a"), Some(10));
+        put_within(&store, 10, "a", days_of(11));
+        assert_eq!(held("a"), None);
+    }
 
     fn act(day: &str, person: &str, ts: u64, id: u64) -> PersonActivity {
         PersonActivity {

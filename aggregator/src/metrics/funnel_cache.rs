@@ -6,13 +6,17 @@
 //! A day's hits are kept with the generation of job "days" they were read under; a new hit
 //! changes the day's fingerprint and so its generation at the next run, which reads the day
 //! again. Entries are per database and funnel, and are dropped whole when the definition or
-//! the CRM persons (accounts on the hits) changed, or when they grow past [`MAX_ROWS`].
+//! the CRM persons (accounts on the hits) changed, or when keeping them would take the rows
+//! held over all funnels past [`MAX_ROWS`] (that funnel then reads its days every run).
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, OnceLock};
 
-/// Most hits kept per funnel (about 150-200 B each, so at most ~300 MB; a month of the
-/// 10 M-hit benchmark's funnel is about 1 M). A funnel with more is read whole every run.
+/// Most hits kept over all funnels and databases together (about 150-200 B each, so at most
+/// ~300 MB, which the Helm chart's memory limit allows for; a month of the 10 M-hit
+/// benchmark's funnel is about 1 M). A budget per process, not per funnel, so defining more
+/// funnels cannot grow the aggregator past its limit: those that do not fit are read whole
+/// every run instead.
 pub const MAX_ROWS: usize = 1_500_000;
 
 /// One row of `funnel_span_hits.sql`: a hit matching a step of the funnel.
@@ -146,19 +150,61 @@ pub fn take(database: &str, funnel: &str, inputs: &str) -> Entry {
     }
 }
 
-/// Keeps `entry` for the next run, unless it holds more than [`MAX_ROWS`].
+/// Keeps `entry` for the next run, unless the rows held would then pass [`MAX_ROWS`].
 pub fn put(database: &str, funnel: &str, entry: Entry) {
-    if entry.rows() > MAX_ROWS {
+    put_within(store(), MAX_ROWS, database, funnel, entry);
+}
+
+fn put_within(store: &Store, budget: usize, database: &str, funnel: &str, entry: Entry) {
+    let Ok(mut m) = store.lock() else {
+        return;
+    };
+    let key = (database.to_string(), funnel.to_string());
+    let others: usize = m
+        .iter()
+        .filter(|(k, _)| **k != key)
+        .map(|(_, e)| e.rows())
+        .sum();
+    if others + entry.rows() > budget {
+        m.remove(&key);
         return;
     }
-    if let Ok(mut m) = store().lock() {
-        m.insert((database.to_string(), funnel.to_string()), entry);
-    }
+    m.insert(key, entry);
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn entry_of(rows: usize) -> Entry {
+        let hits = vec![DayHit::default(); rows];
+        Entry {
+            inputs: "def".into(),
+            days: BTreeMap::from([("2026-01-01".to_string(), (1, Arc::new(hits)))]),
+        }
+    }
+
+    #[test]
+    fn the_row_budget_holds_over_all_funnels() {
+        let store = Store::default();
+        put_within(&store, 10, "db", "a", entry_of(6));
+        put_within(&store, 10, "db", "b", entry_of(5));
+        let held = |f: &str| {
+            let m = store.lock().ok()?;
+            m.get(&("db".to_string(), f.to_string())).map(Entry::rows)
+        };
+        // b would take the total to 11: not kept, a stays.
+        assert_eq!(held("a"), Some(6));
+        assert_eq!(held("b"), None);
+        // a's own earlier entry does not count against its replacement.
+        put_within(&store, 10, "db", "a", entry_of(9));
+        assert_eq!(held("a"), Some(9));
+        // An entry that no longer fits drops the one kept before (it is stale).
+        put_within(&store, 10, "db", "a", entry_of(11));
+        assert_eq!(held("a"), None);
+        put_within(&store, 10, "db", "b", entry_of(4));
+        assert_eq!(held("b"), Some(4));
+    }
 
     #[test]
     fn merged_days_equal_a_stable_sort_of_their_concatenation() {
