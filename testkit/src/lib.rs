@@ -100,15 +100,19 @@ impl ClickHouseServer {
             .replace("@REMOTE_SERVERS@", &self.extra_config);
         std::fs::write(d.join("config.xml"), cfg).unwrap_or_else(|e| panic!("config: {e}"));
         std::fs::write(d.join("users.xml"), USERS).unwrap_or_else(|e| panic!("users: {e}"));
-        // A watchdog shell kills the server if this test process goes away without Drop.
+        // A watchdog shell kills the server if this test process goes away without Drop, and
+        // then removes the data folder: the shared server lives in a static, which is never
+        // dropped, so its TempDir would otherwise stay behind after every test run.
         let script = format!(
             "{bin} --config-file={cfg} >{log}/stdout.log 2>&1 & ch=$!; \
              while kill -0 {parent} 2>/dev/null && kill -0 $ch 2>/dev/null; do sleep 1; done; \
-             kill -9 $ch 2>/dev/null; wait",
+             kill -9 $ch 2>/dev/null; wait; \
+             while kill -0 {parent} 2>/dev/null; do sleep 1; done; rm -rf '{dir}'",
             bin = server_binary().display(),
             cfg = d.join("config.xml").display(),
             log = d.join("log").display(),
             parent = std::process::id(),
+            dir = d.display(),
         );
         let child = Command::new("sh")
             .arg("-c")
