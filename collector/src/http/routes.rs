@@ -232,7 +232,8 @@ async fn click(
     // The signed target, plus a short-lived person token for the landing page's tracker
     // when the person's consent stands (see `identity::landing_url`).
     let target = app.identity.landing_url(&claims, &hit);
-    // The redirect happens even if the click cannot be stored: the reader must get through.
+    // The redirect happens even if the click cannot be stored (the reader must get through);
+    // a refused hit is counted as dropped by `offer`.
     let _ = offer(app, Route::Click, std::slice::from_ref(&hit)).await;
     reply::redirect(&target)
 }
@@ -247,6 +248,7 @@ async fn open(app: &App, peer: SocketAddr, req: &Request<Incoming>, token: &str)
         let info = app.request_info(peer, req);
         let mut hit = app.enricher.mailing_event(&claims, &info, &app.stamp());
         app.identity.judge(&mut hit, &claims, &info);
+        // The pixel answers the GIF whatever happens; a refused hit is counted by `offer`.
         let _ = offer(app, Route::Open, std::slice::from_ref(&hit)).await;
     }
     reply::gif()
