@@ -278,3 +278,85 @@ async fn day_and_month_spans_answer_as_the_raw_walk() {
         "{person} erased"
     );
 }
+
+/// The answers a test compares: every filter over a day span, the month span and a range that
+/// is no span (raw walk), in that order.
+async fn answers(s: &Server) -> Vec<Value> {
+    let mut out = Vec::new();
+    for filter in ["site=s0", "site=s1", "site=s0&account=a1"] {
+        for range in [
+            "from=2026-01-30&to=2026-01-31",
+            "from=2026-02-01&to=2026-03-01",
+            "from=2026-01-30&to=2026-02-01T00:00:01Z",
+        ] {
+            out.push(
+                s.get_ok(&format!("/api/funnels/fspan?{filter}&{range}"))
+                    .await,
+            );
+        }
+    }
+    out
+}
+
+/// Copies of every `every`-th hit as a tracker retry would send them: a new event_id, 1-600 s
+/// later (so a copy can land after the next step), the same day; with the original's client_id
+/// when `same_client`, else with a client_id of their own (then they are hits, not retries).
+fn retries(rng: &mut Rng, hits: &[Hit], every: usize, same_client: bool) -> Vec<Hit> {
+    let mut out = Vec::new();
+    for (i, h) in hits.iter().enumerate().step_by(every) {
+        let mut r = h.clone();
+        r.event_id = Uuid::from_u128(0xabcd_0000_0000 + i as u128);
+        let later = (1 + rng.below(600)) * 1000;
+        if (r.ts_ms + later) / 86_400_000 == r.ts_ms / 86_400_000 {
+            r.ts_ms += later;
+            r.received_at = (r.ts_ms / 1000) as u32;
+        }
+        if !same_client {
+            r.client_id = format!("other{i}");
+        }
+        out.push(r);
+    }
+    out
+}
+
+/// A client retry (same non-empty client_id of the site's visitor, same day, new event_id)
+/// counts once on both paths (span rows and the raw walk): the answers equal those without the
+/// retries. The same copies under client ids of their own do change the answers, so the
+/// comparison can fail.
+#[tokio::test]
+async fn client_retries_count_once() {
+    let mut rng = Rng(0x5eed_c1e7);
+    let mut hits = traffic(&mut rng, &[0, 1, 2], 0);
+    for (i, h) in hits.iter_mut().enumerate() {
+        h.client_id = format!("c{i}");
+    }
+    let same = retries(&mut rng, &hits, 3, true);
+    let other = retries(&mut Rng(0x5eed_c1e7), &hits, 3, false);
+    let mut got = Vec::new();
+    for extra in [Vec::new(), same, other] {
+        let s = start("funnel_retries").await;
+        for v in (0..40).step_by(3) {
+            s.exec(&format!(
+                "INSERT INTO persons VALUES ('p{v}', 'a{}', '', '{{}}', now(), 1)",
+                v % 3
+            ))
+            .await;
+        }
+        insert_hits(&s.db, &hits).await;
+        if !extra.is_empty() {
+            insert_hits(&s.db, &extra).await;
+        }
+        let (st, _) = s.call("PUT", "/api/funnels/fspan", FUNNEL).await;
+        assert_eq!(st, 200);
+        let (st, body) = s.call("POST", "/api/refresh", "").await;
+        assert_eq!(st, 200, "{body}");
+        got.push(answers(&s).await);
+    }
+    for (i, (base, with_retries)) in got[0].iter().zip(&got[1]).enumerate() {
+        assert_same(with_retries, base, &format!("answer {i} with retries"));
+    }
+    assert_ne!(
+        got[0], got[2],
+        "copies under their own client ids change nothing"
+    );
+}

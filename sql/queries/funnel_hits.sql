@@ -1,6 +1,9 @@
 -- GET /api/funnels/{name}: the pageviews and events of one site in [from, to) that match any
 -- step of the funnel (exact paths, path prefixes from patterns ending in '*', event names),
 -- one row per event_id, ordered by (visitor, ts_ms, event_id), with the person's account.
+-- A client retry (its first answer lost: the same non-empty client_id of the site's visitor,
+-- received the same UTC day, under a new event_id) counts once, as in the sessionizer: the
+-- first by (ts_ms, event_id) stays (LIMIT 1 BY after the ORDER BY).
 -- The walk through the steps happens in Rust (metrics/funnel.rs): matching ordered steps
 -- within a window from every start is a fold ClickHouse 18.16 cannot express
 -- (no arrayFold; windowFunnel gives only the level, not the step times nor who dropped).
@@ -11,7 +14,8 @@ FROM
     SELECT
         toString(event_id) AS f_event, any(visitor_id) AS f_visitor, any(person_id) AS f_person,
         any(ts_ms) AS f_ts, any(type) AS f_type, any(path) AS f_path,
-        any(event_name) AS f_name
+        any(event_name) AS f_name, any(client_id) AS f_client,
+        toDate(min(received_at)) AS f_day
     FROM hits
     WHERE site = ? AND received_at >= toDateTime(?) AND received_at < toDateTime(?)
       AND type IN ('pageview', 'event') AND is_bot = 0 AND visitor_id != ''
@@ -26,3 +30,4 @@ ANY LEFT JOIN
     GROUP BY person_id
 ) AS r2 USING f_person
 ORDER BY f_visitor, f_ts, f_event
+LIMIT 1 BY f_visitor, f_day, f_client = '', if(f_client = '', f_event, f_client)
