@@ -209,6 +209,22 @@ fn scenario() -> Vec<Hit> {
     g.page("blog", midnight - 10 * MIN, "nightowl", "", "/post-1");
     g.page("blog", midnight - 2 * MIN, "nightowl", "", "/post-2");
     g.page("blog", midnight + 5 * MIN, "nightowl", "", "/about");
+    // A client retry of the 23:58 pageview (its first answer lost) received after midnight.
+    g.hits
+        .iter_mut()
+        .filter(|h| h.visitor_id == "nightowl")
+        .for_each(|h| h.client_id = format!("c-{}", h.ts_ms));
+    g.page("blog", midnight + MIN, "nightowl", "", "/post-2")
+        .client_id = format!("c-{}", midnight - 2 * MIN);
+    // p8 reads the blog across the next midnight: one visit of two pages, and a retry of the
+    // first pageview after midnight that counts nowhere.
+    let midnight2 = midnight + DAY;
+    g.page("blog", midnight2 - 3 * MIN, "v-p8", "p8", "/post-1")
+        .client_id = "c-p8-1".into();
+    g.page("blog", midnight2 + MIN, "v-p8", "p8", "/post-1")
+        .client_id = "c-p8-1".into();
+    g.page("blog", midnight2 + 4 * MIN, "v-p8", "p8", "/post-2")
+        .client_id = "c-p8-2".into();
     g.hits
 }
 
@@ -283,8 +299,21 @@ fn ratio(a: u64, b: u64) -> f64 {
     }
 }
 
-/// Expected `/api/pages` rows, from the reference sessionizer.
-fn expected_pages(facts: &[PageFact]) -> Vec<Value> {
+/// Expected `/api/pages` rows over the facts `keep` selects (a site, a range of days), from
+/// the reference sessionizer. A visit of a page counts where its first view of the page in
+/// the session falls (a session can run across midnight): the earliest fact of each (site,
+/// visitor, session start, path) over all facts.
+fn expected_pages(all: &[PageFact], keep: impl Fn(&PageFact) -> bool) -> Vec<Value> {
+    let mut first_views: BTreeMap<(&str, &str, u64, &str), &PageFact> = BTreeMap::new();
+    for f in all {
+        let e = first_views
+            .entry((&f.site, &f.visitor, f.start_ms, &f.path))
+            .or_insert(f);
+        if f.ts_ms < e.ts_ms {
+            *e = f;
+        }
+    }
+    let facts: Vec<&PageFact> = all.iter().filter(|f| keep(f)).collect();
     let mut by: BTreeMap<(String, String), Vec<&PageFact>> = BTreeMap::new();
     for f in facts {
         by.entry((f.site.clone(), f.path.clone()))
@@ -304,9 +333,18 @@ fn expected_pages(facts: &[PageFact]) -> Vec<Value> {
             let timed = times.len() as u64;
             let sum: u64 = times.iter().sum();
             let visitors: BTreeSet<&str> = fs.iter().map(|f| f.visitor.as_str()).collect();
-            let visit = |f: &&PageFact| (f.visitor.clone(), f.day, f.session);
-            let visits: BTreeSet<_> = fs.iter().map(visit).collect();
-            let converting: BTreeSet<_> = fs.iter().filter(|f| f.converts_after).map(visit).collect();
+            // The session's first view of the page, if it is among these facts.
+            let first_view = |f: &&&PageFact| {
+                std::ptr::eq(first_views[&(f.site.as_str(), f.visitor.as_str(), f.start_ms, f.path.as_str())], **f)
+            };
+            let visit = |f: &&PageFact| (f.visitor.clone(), f.start_ms);
+            let visits: BTreeSet<_> = fs.iter().filter(first_view).map(visit).collect();
+            let converting: BTreeSet<_> = fs
+                .iter()
+                .filter(first_view)
+                .filter(|f| f.converts_after)
+                .map(visit)
+                .collect();
             let v = json!({
                 "site": site, "path": path, "pageviews": pv, "visitors": visitors.len(),
                 "entrances": entrances, "exits": exits, "bounces": bounces,
@@ -532,28 +570,35 @@ async fn every_figure_matches_the_ground_truth() {
     let facts = sessionize(&hits, &["signup"], &["/thank-you"]);
     // Pages: every row and figure.
     let pages = s.get_ok("/api/pages?from=2026-03-02&to=2026-03-12").await;
-    assert_subset(&json!(expected_pages(&facts)), &pages["pages"], "pages");
-    let shop_day0: Vec<PageFact> = facts
-        .iter()
-        .filter(|f| f.site == "shop" && f.day == DAY0_S / 86_400)
-        .cloned()
-        .collect();
-    let shop = s
-        .get_ok("/api/pages?site=shop&from=2026-03-02&to=2026-03-03")
-        .await;
     assert_subset(
-        &json!(expected_pages(&shop_day0)),
-        &shop["pages"],
-        "shop day 0",
+        &json!(expected_pages(&facts, |_| true)),
+        &pages["pages"],
+        "pages",
     );
-    // The session across midnight is two sessions, one per day.
-    assert_eq!(
-        facts
-            .iter()
-            .filter(|f| f.visitor == "nightowl" && f.entrance)
-            .count(),
-        2
+    let day0 = DAY0_S / 86_400;
+    for (q, site, day) in [
+        ("site=shop&from=2026-03-02&to=2026-03-03", "shop", day0),
+        ("site=blog&from=2026-03-03&to=2026-03-04", "blog", day0 + 1),
+        ("site=blog&from=2026-03-04&to=2026-03-05", "blog", day0 + 2),
+    ] {
+        let got = s.get_ok(&format!("/api/pages?{q}")).await;
+        let want = expected_pages(&facts, |f| f.site == site && f.day == day);
+        assert_subset(&json!(want), &got["pages"], q);
+    }
+    // The session across midnight is one session: its last pageview before midnight is not
+    // an exit and runs until the one after it (7 minutes), which is no entrance; the retry
+    // after midnight counts nowhere.
+    let owl: Vec<&PageFact> = facts.iter().filter(|f| f.visitor == "nightowl").collect();
+    let midnight = (DAY0_S + 86_400) * 1000;
+    assert_eq!(owl.len(), 3, "{owl:?}");
+    assert_eq!(owl.iter().filter(|f| f.entrance).count(), 1);
+    assert!(owl.iter().all(|f| f.start_ms == midnight - 10 * MIN));
+    assert!(
+        !owl[1].exit && owl[1].time_ms == Some(7 * MIN),
+        "{:?}",
+        owl[1]
     );
+    assert!(!owl[2].entrance && owl[2].day == day0 + 1 && owl[2].session == 0);
 
     // Mailing response with conversions to goal signup within 7 days.
     let m = s
@@ -646,6 +691,19 @@ async fn every_figure_matches_the_ground_truth() {
         .map(|v| v.iter().filter_map(|p| p["path"].as_str()).collect())
         .unwrap_or_default();
     assert_eq!(pages_seen, ["/", "/pricing", "/thank-you"]);
+    // p8's visit across midnight is one visit of both pages, on the day it began; the retry
+    // after midnight is no page of it.
+    let p8 = s.get_ok("/api/persons/p8/activities").await;
+    let visits: Vec<&Value> = p8["activities"]
+        .as_array()
+        .map(|v| v.iter().filter(|a| a["kind"] == "visit").collect())
+        .unwrap_or_default();
+    assert_eq!(visits.len(), 1, "{p8}");
+    let pages_seen: Vec<&str> = visits[0]["pages"]
+        .as_array()
+        .map(|v| v.iter().filter_map(|p| p["path"].as_str()).collect())
+        .unwrap_or_default();
+    assert_eq!(pages_seen, ["/post-1", "/post-2"], "{p8}");
     // p9 withdrew: nothing about them is served.
     let p9 = s.get_ok("/api/persons/p9/activities").await;
     assert_eq!(

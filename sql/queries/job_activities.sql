@@ -1,14 +1,19 @@
 -- Job "days", step 3: the person-level activities of the given UTC days as generation
 -- `version`: mailing opens and clicks, custom events (props in detail), conversions (one row
 -- per goal a hit reaches; goal name in detail) and visits (one row per session of a known
--- person, with its pages from r_pageviews_v2 of the same generation).
+-- person, with its pages from r_pageviews_v2).
 -- A hit counts once: replayed copies share the event_id, and a client retry (its first answer
 -- lost) shares the non-empty client_id of the site's visitor that day under a new event_id;
--- the first by (ts_ms, event_id) stands for them, as in the sessionizer.
+-- the first by (ts_ms, event_id) stands for them, as in the sessionizer. As there too, a
+-- client_id the visitor's web hits carry in the first 30 minutes of a day and in the last 30
+-- minutes of the day before belongs to the day before: that day's hits with it are dropped.
+-- A visit belongs to the first day of its pageviews (a session can run across midnight,
+-- job_pageviews.sql) and lists the pages of both days: the neighbour days' rows come from
+-- their committed generation of job "days", the given days' from generation `version`.
 -- first_seen is kept from the last committed generation of the day, so the change feed's
 -- cursor (first_seen, ts_ms, activity_id) never sends a row twice and never skips one that
 -- appears late (a replayed batch gets the first_seen of the run that first saw it).
--- params: version UInt64 = 7, days Array(String) = ['2026-01-05','2026-01-06','2026-01-07'], from DateTime = 1767571200, to DateTime = 1767830400, event_goal_names Array(String) = ['signup'], event_goal_values Array(String) = ['signup'], path_goal_names Array(String) = ['thanks'], path_goal_values Array(String) = ['/thank-you'], days2 Array(String) = ['2026-01-05','2026-01-06','2026-01-07'], from2 DateTime = 1767571200, to2 DateTime = 1767830400, first_day String = '2026-01-05', last_day String = '2026-01-07', source_version UInt64 = 7, first_day2 String = '2026-01-05', last_day2 String = '2026-01-07', days3 Array(String) = ['2026-01-05','2026-01-06','2026-01-07']
+-- params: version UInt64 = 7, days Array(String) = ['2026-01-05','2026-01-06','2026-01-07'], from DateTime = 1767571200, to DateTime = 1767830400, retry_from DateTime = 1767571200, retry_to DateTime = 1767830400, retry_days Array(String) = ['2026-01-05','2026-01-06','2026-01-07'], event_goal_names Array(String) = ['signup'], event_goal_values Array(String) = ['signup'], path_goal_names Array(String) = ['thanks'], path_goal_values Array(String) = ['/thank-you'], days2 Array(String) = ['2026-01-05','2026-01-06','2026-01-07'], from2 DateTime = 1767571200, to2 DateTime = 1767830400, retry_from2 DateTime = 1767571200, retry_to2 DateTime = 1767830400, retry_days2 Array(String) = ['2026-01-05','2026-01-06','2026-01-07'], first_day String = '2026-01-05', last_day String = '2026-01-07', visit_days Array(String) = ['2026-01-05','2026-01-06','2026-01-07'], source_version UInt64 = 7, visit_days2 Array(String) = ['2026-01-05','2026-01-06','2026-01-07'], first_day2 String = '2026-01-05', last_day2 String = '2026-01-07', days3 Array(String) = ['2026-01-05','2026-01-06','2026-01-07']
 INSERT INTO r_activities
 SELECT
     a_day, a_version,
@@ -39,6 +44,23 @@ FROM
             WHERE has(arrayMap(d -> toDate(d), CAST(? AS Array(String))), toDate(received_at))
               AND received_at >= toDateTime(?) AND received_at < toDateTime(?)
               AND person_id != '' AND type IN ('open', 'click', 'event')
+              AND (client_id = '' OR (site, visitor_id, client_id, toDate(received_at)) NOT IN
+                  (
+                      -- Client ids in the first 30 minutes of a day that the visitor's web
+                      -- hits also carried in the last 30 minutes of the day before.
+                      SELECT site, visitor_id, client_id,
+                             toDate(received_at) + (ts_ms >= (toUInt64(toDate(received_at)) + 1) * 86400000 - 1800000) AS m
+                      FROM hits
+                      WHERE received_at >= toDateTime(?) - 86400 AND received_at < toDateTime(?)
+                        AND client_id != '' AND is_bot = 0 AND visitor_id != ''
+                        AND type IN ('pageview', 'event', 'ping', 'outbound', 'download')
+                        AND (ts_ms < toUInt64(toDate(received_at)) * 86400000 + 1800000
+                             OR ts_ms >= (toUInt64(toDate(received_at)) + 1) * 86400000 - 1800000)
+                      GROUP BY site, visitor_id, client_id, m
+                      HAVING min(ts_ms >= (toUInt64(toDate(received_at)) + 1) * 86400000 - 1800000) = 0
+                         AND max(ts_ms >= (toUInt64(toDate(received_at)) + 1) * 86400000 - 1800000) = 1
+                         AND has(arrayMap(d -> toDate(d), CAST(? AS Array(String))), m)
+                  ))
             GROUP BY toDate(received_at), client_id = '', if(client_id = '', toString(event_id), site),
                      if(client_id = '', '', visitor_id), client_id
         )
@@ -66,6 +88,21 @@ FROM
             WHERE has(arrayMap(d -> toDate(d), CAST(? AS Array(String))), toDate(received_at))
               AND received_at >= toDateTime(?) AND received_at < toDateTime(?)
               AND person_id != '' AND type IN ('pageview', 'event')
+              AND (client_id = '' OR (site, visitor_id, client_id, toDate(received_at)) NOT IN
+                  (
+                      SELECT site, visitor_id, client_id,
+                             toDate(received_at) + (ts_ms >= (toUInt64(toDate(received_at)) + 1) * 86400000 - 1800000) AS m
+                      FROM hits
+                      WHERE received_at >= toDateTime(?) - 86400 AND received_at < toDateTime(?)
+                        AND client_id != '' AND is_bot = 0 AND visitor_id != ''
+                        AND type IN ('pageview', 'event', 'ping', 'outbound', 'download')
+                        AND (ts_ms < toUInt64(toDate(received_at)) * 86400000 + 1800000
+                             OR ts_ms >= (toUInt64(toDate(received_at)) + 1) * 86400000 - 1800000)
+                      GROUP BY site, visitor_id, client_id, m
+                      HAVING min(ts_ms >= (toUInt64(toDate(received_at)) + 1) * 86400000 - 1800000) = 0
+                         AND max(ts_ms >= (toUInt64(toDate(received_at)) + 1) * 86400000 - 1800000) = 1
+                         AND has(arrayMap(d -> toDate(d), CAST(? AS Array(String))), m)
+                  ))
             GROUP BY toDate(received_at), client_id = '', if(client_id = '', toString(event_id), site),
                      if(client_id = '', '', visitor_id), client_id
         )
@@ -82,13 +119,18 @@ FROM
         FROM
         (
             SELECT
-                day AS v_day, site AS v_site, visitor_id AS v_visitor, session_no,
-                any(person_id) AS v_person, any(session_start_ms) AS v_start,
+                min(day) AS v_day, site AS v_site, visitor_id AS v_visitor,
+                any(person_id) AS v_person, session_start_ms AS v_start,
                 any(session_end_ms) AS v_end,
                 arraySort(groupArray((ts_ms, event_id, path))) AS v_sorted
             FROM r_pageviews_v2
-            WHERE day >= toDate(?) AND day <= toDate(?) AND version = ? AND person_id != ''
-            GROUP BY day, site, visitor_id, session_no
+            WHERE day >= toDate(?) - 1 AND day <= toDate(?) + 1 AND person_id != ''
+              AND if(has(arrayMap(d -> toDate(d), CAST(? AS Array(String))), day),
+                     version = ?,
+                     (toString(day), version) IN
+                         (SELECT bucket, max(version) FROM r_generations WHERE job = 'days' GROUP BY bucket))
+            GROUP BY site, visitor_id, session_start_ms
+            HAVING has(arrayMap(d -> toDate(d), CAST(? AS Array(String))), v_day)
         )
     )
 ) AS l1

@@ -1,10 +1,21 @@
 -- Job "days", step 1: sessionizes the web hits of the given UTC days and writes one row per
 -- pageview with its session facts into r_pageviews_v2 as generation `version`.
--- Session rule: per (site, visitor), hits ordered by (ts_ms, event_id) - never by arrival or
--- replica; a gap of more than 30 minutes starts a new session, and so does UTC midnight (each
--- day is computed on its own, which keeps a recompute of one day exact). Replayed copies of a
--- hit (same event_id) and client retries (same non-empty client_id of the site's visitor that
--- day, each under its own event_id) are dropped after sorting: the first in order stays. Bots and hits without a visitor are left out.
+-- Session rule: per (site, visitor), hits ordered by (day received, ts_ms, event_id) - never by
+-- arrival or replica (received_at is the second of ts_ms, so this is ts_ms order); a gap of
+-- more than 30 minutes starts a new session. A session runs across UTC midnight when the
+-- visitor's last hit before it and first hit after it lie within 30 minutes of it and of each
+-- other, unless the visitor covered the whole day before the midnight without a 30-minute pause
+-- (first hit in its first 30 minutes, no gap over 30 minutes): continuous activity is cut at
+-- the end of such a day, so a session spans at most two days and a day's rows depend only on
+-- its neighbour days, never on a chain of them (see `covered` below).
+-- Replayed copies of a hit (same event_id) and client retries are dropped after sorting, the
+-- first in order stays: a retry has the same non-empty client_id of the site's visitor under
+-- a new event_id, received the same day, or in the first 30 minutes of the next day while the
+-- earlier one came in the last 30 minutes of the day before. Bots and hits without a visitor
+-- are left out.
+-- Rows: each pageview keeps the day it was received. session_no numbers the sessions that
+-- start on that day from 1; a session continuing from the day before is 0 there, and keeps its
+-- session_start_ms (the identity of a session is site, visitor and session_start_ms).
 -- Time on page: until the next pageview of the session, else until the last hit (ping, event,
 -- ...) of the session; a pageview with nothing after it has no time (timed = 0).
 -- Source of a pageview: 1 mailing (mailing_id, utm_medium or referrer kind email), 2 campaign
@@ -12,16 +23,23 @@
 -- visit_first marks the first view of a path in its session and day_first the first view of
 -- a path by the visitor that day, so page effectiveness sums flags instead of building exact
 -- distinct sets per page.
+-- Two branches: nearly every visitor has no hit within 30 minutes on both sides of a midnight
+-- next to the days (a "bridge"), and is sessionized per (day, site, visitor) as one day alone
+-- (branch 1, the cheap path); the bridge visitors are sessionized over the days and their
+-- neighbour days together (branch 2), and only the given days' rows are written. The bridge
+-- set is the same subquery in both (cityHash64 of site and visitor: a collision only moves a
+-- visitor to branch 2, which gives the same rows for it).
 -- Visitors are split into `parts` disjoint parts by a hash (this run computes part `part`),
 -- so a recompute of many hits is done in parts that each fit a query's memory.
 -- All array work happens in one SELECT: ClickHouse 18.16 loses scalar columns of a subquery
--- that are used only inside a lambda. No lambda captures an array column (a captured column is
--- copied once per element, which makes a visitor's day quadratic): neighbours come from
--- shifted copies (arrayPopFront/arrayPushBack) zipped in as lambda arguments instead.
+-- that are used only inside a lambda. No lambda captures a per-hit array column (a captured
+-- column is copied once per element, which makes a visitor's day quadratic): neighbours come
+-- from shifted copies (arrayPopFront/arrayPushBack) zipped in as lambda arguments instead;
+-- branch 2 captures only per-day arrays (a few elements).
 -- The hits of a visitor's day are sorted once, as tuples (ts_ms, event_id, flags, path,
 -- person, client_id): sorting each column by a key array costs a tuple sort per column. Only
 -- pageviews carry their path into the arrays (strings in them are most of the GROUP BY's cost).
--- params: version UInt64 = 7, goal_events Array(String) = ['signup'], goal_paths Array(String) = ['/thank-you'], from DateTime = 1767571200, to DateTime = 1767830400, days Array(String) = ['2026-01-05','2026-01-06','2026-01-07'], parts UInt64 = 1, part UInt64 = 0
+-- params: version UInt64 = 7, goal_events Array(String) = ['signup'], goal_paths Array(String) = ['/thank-you'], from DateTime = 1767571200, to DateTime = 1767830400, days Array(String) = ['2026-01-05','2026-01-06','2026-01-07'], parts UInt64 = 1, part UInt64 = 0, bridge_from DateTime = 1767571200, bridge_to DateTime = 1767830400, bridge_days Array(String) = ['2026-01-05','2026-01-06','2026-01-07'], version2 UInt64 = 7, goal_events2 Array(String) = ['signup'], goal_paths2 Array(String) = ['/thank-you'], from2 DateTime = 1767571200, to2 DateTime = 1767830400, days2 Array(String) = ['2026-01-05','2026-01-06','2026-01-07'], parts2 UInt64 = 1, part2 UInt64 = 0, bridge_from2 DateTime = 1767571200, bridge_to2 DateTime = 1767830400, bridge_days2 Array(String) = ['2026-01-05','2026-01-06','2026-01-07'], days3 Array(String) = ['2026-01-05','2026-01-06','2026-01-07']
 INSERT INTO r_pageviews_v2
 SELECT
     day, toUInt64(?) AS version, site, visitor_id,
@@ -88,6 +106,24 @@ FROM
       AND is_bot = 0 AND visitor_id != ''
       AND cityHash64(visitor_id) % ? = ?
     GROUP BY day, site, visitor_id
+    -- Bridge visitors of the midnights before and after the days: branch 2 takes them.
+    HAVING cityHash64(site, visitor_id) NOT IN
+    (
+        SELECT cityHash64(site, visitor_id)
+        FROM hits
+        WHERE received_at >= toDateTime(?) - 86400 AND received_at < toDateTime(?) + 86400
+          AND type IN ('pageview', 'event', 'ping', 'outbound', 'download')
+          AND is_bot = 0 AND visitor_id != ''
+          AND (ts_ms < toUInt64(toDate(received_at)) * 86400000 + 1800000
+               OR ts_ms >= (toUInt64(toDate(received_at)) + 1) * 86400000 - 1800000)
+        -- m: the day after the midnight a band hit is next to (a hit late in its day is
+        -- next to the following midnight).
+        GROUP BY site, visitor_id,
+                 toDate(received_at) + (ts_ms >= (toUInt64(toDate(received_at)) + 1) * 86400000 - 1800000) AS m
+        HAVING min(ts_ms >= (toUInt64(toDate(received_at)) + 1) * 86400000 - 1800000) = 0
+           AND max(ts_ms >= (toUInt64(toDate(received_at)) + 1) * 86400000 - 1800000) = 1
+           AND (has(arrayMap(d -> toDate(d), CAST(? AS Array(String))) AS bd, m) OR has(bd, m - 1))
+    )
 )
 ARRAY JOIN
     pv_ts AS t,
@@ -100,3 +136,130 @@ ARRAY JOIN
     pv_h AS pv,
     pv_visit_n AS v_n,
     pv_day_n AS d_n
+
+UNION ALL
+
+-- Branch 2: the bridge visitors, over the days and their neighbours (the same subquery picks
+-- them), each visitor's hits as one sequence of (day, ts_ms, event_id, ...) tuples.
+SELECT
+    pv.1 AS day, toUInt64(?) AS version, site, visitor_id,
+    pp_person[indexOf(pp_sess, s)] AS person_id,
+    toUInt32(s - day_base[indexOf(k_days, pv.1)]) AS session_no,
+    sess_start[s] AS session_start_ms,
+    sess_end[s] AS session_end_ms,
+    pv.2 AS ts_ms, pv.3 AS event_id, pv.5 AS path,
+    toUInt8(prev_sess != s) AS is_entrance,
+    toUInt8(next_sess != s) AS is_exit,
+    toUInt8(prev_sess != s AND next_sess != s) AS is_bounce,
+    toUInt8(next_sess = s OR sess_end[s] > pv.2) AS timed,
+    if(next_sess = s, next_ts, sess_end[s]) - pv.2 AS time_ms,
+    toUInt8(bitShiftRight(pv.4, 2) = 1) AS from_mailing,
+    toUInt8(bitShiftRight(pv.4, 2) = 2) AS from_campaign,
+    toUInt8(sess_goal_end[s] - g_cum + g_here > 0) AS converts_after,
+    toUInt8(v_n = 1) AS visit_first,
+    toUInt8(d_n = 1) AS day_first
+FROM
+(
+    SELECT
+        site, visitor_id,
+        arraySort(groupArray((toDate(received_at), ts_ms, toString(event_id), toUInt8(
+            (type = 'pageview')
+            + 2 * ((type = 'event' AND has(CAST(? AS Array(String)), event_name))
+                   OR (type = 'pageview' AND has(CAST(? AS Array(String)), path)))
+            + 4 * multiIf(mailing_id != '' OR utm_medium = 'email' OR referrer_kind = 'email', 1,
+                          utm_campaign != '' OR referrer_kind = 'campaign', 2, 0)),
+            if(type = 'pageview', path, ''), person_id, client_id))) AS raw,
+        -- Whether each day was covered (first hit in its first 30 minutes, no gap over 30
+        -- minutes), from every hit of the day, retries too: the day itself decides, so a
+        -- neighbour's view of it is the same as its own.
+        arrayMap(x -> x.1, raw) AS r_day,
+        arrayMap(x -> x.2, raw) AS r_ts,
+        arrayMap((d, p) -> toUInt8(d != p), r_day, arrayPopBack(arrayPushFront(r_day, toDate(0)))) AS r_first,
+        arrayMap((f, d, t, p) -> toUInt8(if(f = 1, t >= toUInt64(d) * 86400000 + 1800000, t - p > 1800000)),
+                 r_first, r_day, r_ts, arrayPopBack(arrayPushFront(r_ts, toUInt64(0)))) AS r_bad,
+        arrayFilter((c, l) -> l = 1, arrayCumSum(r_bad), arrayPopFront(arrayPushBack(r_first, toUInt8(1)))) AS bad_upto,
+        arrayFilter((d, f) -> f = 1, r_day, r_first) AS u_days,
+        arrayMap(b -> toUInt8(b = 0), arrayPopFront(arrayDifference(arrayPushFront(bad_upto, toUInt64(0))))) AS u_covered,
+        -- Identity as in branch 1 (per day), and across a midnight: a client_id in the last
+        -- 30 minutes of a day and in the first 30 minutes of the next share a key.
+        arrayFilter((x, n1, n2) -> n1 = 1 AND n2 = 1, raw,
+            arrayEnumerateUniq(arrayMap(x -> (x.7 = '', if(x.7 = '', x.3, x.7), x.1), raw)),
+            arrayEnumerateUniq(arrayMap(x -> if(x.7 != '' AND (x.2 < toUInt64(x.1) * 86400000 + 1800000
+                                                                 OR x.2 >= (toUInt64(x.1) + 1) * 86400000 - 1800000),
+                                                 (x.7, x.1 + (x.2 >= (toUInt64(x.1) + 1) * 86400000 - 1800000)),
+                                                 (x.3, toDate(0))), raw))) AS h,
+        arrayMap(x -> x.1, h) AS hday,
+        arrayMap(x -> x.2, h) AS ts,
+        arrayMap(x -> bitAnd(x.4, 1), h) AS is_pv,
+        arrayMap(x -> bitAnd(bitShiftRight(x.4, 1), 1), h) AS is_goal,
+        arrayMap(x -> x.6, h) AS persons,
+        arrayPopBack(arrayPushFront(hday, toDate(0))) AS prev_day,
+        -- A new session: the first hit, a gap over 30 minutes (or backwards), or a new day
+        -- that does not continue the previous day's session across their midnight.
+        arrayMap((i, d, pd, t, pt) -> toUInt8(i = 1 OR t < pt OR t - pt > 1800000
+                 OR (d != pd AND NOT (pd + 1 = d AND t < toUInt64(d) * 86400000 + 1800000
+                                      AND pt >= toUInt64(d) * 86400000 - 1800000
+                                      AND u_covered[indexOf(u_days, pd)] = 0))),
+                 arrayEnumerate(ts), hday, prev_day, ts, arrayPopBack(arrayPushFront(ts, toUInt64(0)))) AS starts,
+        arrayCumSum(starts) AS sess,
+        arrayMap((d, pd) -> toUInt8(d != pd), hday, prev_day) AS k_first,
+        -- Per day: sessions started before its first hit, so its own sessions count from 1
+        -- and one continuing from the day before is 0.
+        arrayFilter((d, f) -> f = 1, hday, k_first) AS k_days,
+        arrayFilter((b, f) -> f = 1, arrayMap((s, st) -> s - st, sess, starts), k_first) AS day_base,
+        arrayCumSum(is_goal) AS gcum,
+        arrayPopFront(arrayPushBack(starts, toUInt8(1))) AS is_last,
+        arrayFilter((x, st) -> st = 1, ts, starts) AS sess_start,
+        arrayFilter((x, l) -> l = 1, ts, is_last) AS sess_end,
+        arrayFilter((x, l) -> l = 1, gcum, is_last) AS sess_goal_end,
+        arrayFilter((x, pp) -> pp != '', sess, persons) AS pp_sess,
+        arrayFilter(x -> x != '', persons) AS pp_person,
+        arrayFilter((x, pv) -> pv = 1, h, is_pv) AS pv_h,
+        arrayMap(x -> x.2, pv_h) AS pv_ts,
+        arrayFilter((x, pv) -> pv = 1, sess, is_pv) AS pv_sess,
+        arrayPopFront(arrayPushBack(pv_ts, toUInt64(0))) AS pv_next_ts,
+        arrayPopFront(arrayPushBack(pv_sess, toUInt64(0))) AS pv_next_sess,
+        arrayPopBack(arrayPushFront(pv_sess, toUInt64(0))) AS pv_prev_sess,
+        arrayFilter((x, pv) -> pv = 1, gcum, is_pv) AS pv_gcum,
+        arrayFilter((x, pv) -> pv = 1, is_goal, is_pv) AS pv_goal,
+        arrayMap(x -> x.5, pv_h) AS pv_path,
+        arrayEnumerateUniq(pv_sess, pv_path) AS pv_visit_n,
+        arrayEnumerateUniq(arrayMap(x -> x.1, pv_h), pv_path) AS pv_day_n
+    FROM hits
+    WHERE received_at >= toDateTime(?) - 86400 AND received_at < toDateTime(?) + 86400
+      AND (has(arrayMap(d -> toDate(d), CAST(? AS Array(String))) AS cd, toDate(received_at))
+           OR has(cd, toDate(received_at) + 1) OR has(cd, toDate(received_at) - 1))
+      AND type IN ('pageview', 'event', 'ping', 'outbound', 'download')
+      AND is_bot = 0 AND visitor_id != ''
+      AND cityHash64(visitor_id) % ? = ?
+      AND cityHash64(site, visitor_id) IN
+      (
+          SELECT cityHash64(site, visitor_id)
+          FROM hits
+          WHERE received_at >= toDateTime(?) - 86400 AND received_at < toDateTime(?) + 86400
+            AND type IN ('pageview', 'event', 'ping', 'outbound', 'download')
+            AND is_bot = 0 AND visitor_id != ''
+            AND (ts_ms < toUInt64(toDate(received_at)) * 86400000 + 1800000
+                 OR ts_ms >= (toUInt64(toDate(received_at)) + 1) * 86400000 - 1800000)
+          GROUP BY site, visitor_id,
+                   toDate(received_at) + (ts_ms >= (toUInt64(toDate(received_at)) + 1) * 86400000 - 1800000) AS m
+          HAVING min(ts_ms >= (toUInt64(toDate(received_at)) + 1) * 86400000 - 1800000) = 0
+             AND max(ts_ms >= (toUInt64(toDate(received_at)) + 1) * 86400000 - 1800000) = 1
+             AND (has(arrayMap(d -> toDate(d), CAST(? AS Array(String))) AS bd, m) OR has(bd, m - 1))
+      )
+    GROUP BY site, visitor_id
+)
+ARRAY JOIN
+    pv_sess AS s,
+    pv_next_ts AS next_ts,
+    pv_next_sess AS next_sess,
+    pv_prev_sess AS prev_sess,
+    pv_gcum AS g_cum,
+    pv_goal AS g_here,
+    pv_h AS pv,
+    pv_visit_n AS v_n,
+    pv_day_n AS d_n
+WHERE has(arrayMap(d -> toDate(d), CAST(? AS Array(String))), pv.1)
+  -- Always true: 18.16 drops the per-day arrays the session starts read inside a lambda
+  -- unless something outside a lambda uses them too.
+  AND length(u_covered) = length(u_days)

@@ -69,10 +69,16 @@ pub struct JobReport {
 /// side edits at the same time).
 const JOB_MAIL_HITS: &str = include_str!("../../../sql/queries/job_mail_hits.sql");
 
+/// `sql/queries/fingerprint_bridges.sql` (here for the same reason).
+const FINGERPRINT_BRIDGES: &str = include_str!("../../../sql/queries/fingerprint_bridges.sql");
+
 /// Part of every day's fingerprint: bumped when job `Days` starts writing something new for
 /// every day (here `r_pageviews_v2` and `r_mail_hits`), so the first refresh after an upgrade
 /// recomputes every day once instead of leaving the new tables empty for old days.
-const DAYS_OUTPUT: &str = "out2";
+const DAYS_OUTPUT: &str = "out3";
+
+/// A midnight without bridge visitors (`fingerprint_bridges.sql` gives it no row).
+const NO_BRIDGE: &str = "-";
 
 /// Hits job `Days` sessionizes in one query at most: a query holds every hit of its visitors'
 /// days in memory (about 2.2 GB per 10 M hits on ClickHouse 18.16), and the test and default
@@ -138,6 +144,133 @@ async fn commit(
         .await
 }
 
+/// The watermark of a day as committed: its own part (hits, goals, output tag), then the
+/// fingerprints of the bridge visitors of the midnight before it and of the one after it.
+fn mark(own: &str, before: &str, after: &str) -> String {
+    format!("{own}|{before}|{after}")
+}
+
+/// (own, before, after) of a committed watermark; an older format gives no match.
+fn split_mark(fp: &str) -> Option<(&str, &str, &str)> {
+    let mut it = fp.rsplitn(3, '|');
+    let (after, before, own) = (it.next()?, it.next()?, it.next()?);
+    Some((own, before, after))
+}
+
+/// The day after `day` ('YYYY-MM-DD'), or the day before with `step` -1.
+fn shift(day: &str, step: i64) -> Option<String> {
+    parse_date(day).map(|n| date_of_day(n + step))
+}
+
+/// The days job `Days` recomputes and the watermark each is committed with.
+///
+/// `own` holds every day's own part; a day is recomputed when its own part changed (or was
+/// never committed, or `force`), and so is a neighbour whose midnight with such a day has
+/// other bridge fingerprints (`bridges`, computed for the midnights next to those days, named
+/// by the day after them) than the neighbour was committed with: only a bridge visitor's
+/// session or client retry runs across a midnight, so a neighbour whose bridge hits did not
+/// change keeps its rows. A midnight whose fingerprint was not computed (both its days
+/// unchanged) keeps the committed one.
+fn plan_days(
+    own: &BTreeMap<String, String>,
+    committed: &BTreeMap<String, String>,
+    bridges: &BTreeMap<String, String>,
+    force: bool,
+) -> BTreeMap<String, String> {
+    let old = |day: &str| committed.get(day).and_then(|fp| split_mark(fp));
+    let mut days: Vec<&String> = own_changed(own, committed, force);
+    for (midnight, fp) in bridges {
+        let before = shift(midnight, -1).unwrap_or_default();
+        if let Some((d, _)) = own.get_key_value(&before) {
+            if old(d).map(|(_, _, a)| a) != Some(fp.as_str()) {
+                days.push(d);
+            }
+        }
+        if let Some((d, _)) = own.get_key_value(midnight) {
+            if old(d).map(|(_, b, _)| b) != Some(fp.as_str()) {
+                days.push(d);
+            }
+        }
+    }
+    days.sort();
+    days.dedup();
+    days.into_iter()
+        .map(|d| {
+            let after = shift(d, 1).unwrap_or_default();
+            let side = |m: &str, committed_side: Option<&str>| {
+                bridges
+                    .get(m)
+                    .map(String::as_str)
+                    .or(committed_side)
+                    .unwrap_or(NO_BRIDGE)
+                    .to_string()
+            };
+            let before = side(d, old(d).map(|(_, b, _)| b));
+            let after = side(&after, old(d).map(|(_, _, a)| a));
+            (d.clone(), mark(&own[d], &before, &after))
+        })
+        .collect()
+}
+
+/// Days whose own part differs from the committed watermark (all of them when `force`).
+fn own_changed<'a>(
+    own: &'a BTreeMap<String, String>,
+    committed: &BTreeMap<String, String>,
+    force: bool,
+) -> Vec<&'a String> {
+    own.iter()
+        .filter(|(d, fp)| {
+            force
+                || committed
+                    .get(*d)
+                    .and_then(|c| split_mark(c))
+                    .map(|(o, _, _)| o)
+                    != Some(fp.as_str())
+        })
+        .map(|(d, _)| d)
+        .collect()
+}
+
+/// The midnights (named by the day after them) next to `days`.
+fn midnights_around<'a>(days: impl Iterator<Item = &'a String>) -> Vec<String> {
+    let mut out: Vec<String> = days
+        .flat_map(|d| [Some(d.clone()), shift(d, 1)])
+        .flatten()
+        .collect();
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// Bridge fingerprints of `midnights`; a midnight without bridge visitors is [`NO_BRIDGE`].
+async fn bridge_fingerprints(
+    ch: &Client,
+    midnights: &[String],
+) -> Result<BTreeMap<String, String>, clickhouse::error::Error> {
+    let numbers: Vec<i64> = midnights.iter().filter_map(|d| parse_date(d)).collect();
+    let (Some(first), Some(last)) = (numbers.iter().min(), numbers.iter().max()) else {
+        return Ok(BTreeMap::new());
+    };
+    let from = (*first as u64 * 86_400).min(u64::from(u32::MAX)) as u32;
+    let to = ((*last as u64 + 1) * 86_400).min(u64::from(u32::MAX)) as u32;
+    let mut out: BTreeMap<String, String> = midnights
+        .iter()
+        .map(|m| (m.clone(), NO_BRIDGE.to_string()))
+        .collect();
+    let rows = ch
+        .query(FINGERPRINT_BRIDGES)
+        .bind(midnights)
+        .bind(from)
+        .bind(to)
+        .bind(from)
+        .bind(to)
+        .bind(midnights)
+        .fetch_all::<(String, String)>()
+        .await?;
+    out.extend(rows);
+    Ok(out)
+}
+
 /// Runs job `Days` as generation `version`.
 pub async fn run_days(
     ch: &Client,
@@ -147,14 +280,24 @@ pub async fn run_days(
     let started = Instant::now();
     let goals = Goals::load(ch).await?;
     let goal_fp = goals.fingerprint();
-    let current: BTreeMap<String, String> = ch
+    let own: BTreeMap<String, String> = ch
         .query(queries::FINGERPRINT_DAYS)
         .fetch_all::<(String, String)>()
         .await?
         .into_iter()
         .map(|(day, fp)| (day, format!("{fp}|{goal_fp}|{DAYS_OUTPUT}")))
         .collect();
-    let days = changed(&current, &committed(ch, Job::Days).await?, force);
+    let committed: BTreeMap<String, String> = committed(ch, Job::Days)
+        .await?
+        .into_iter()
+        .map(|(day, fp, _)| (day, fp))
+        .collect();
+    // Bridge fingerprints only next to the days whose own hits changed: a midnight between
+    // two unchanged days cannot have changed.
+    let changed_own = own_changed(&own, &committed, force);
+    let bridges = bridge_fingerprints(ch, &midnights_around(changed_own.into_iter())).await?;
+    let current = plan_days(&own, &committed, &bridges, force);
+    let days: Vec<String> = current.keys().cloned().collect();
     let mut report = JobReport {
         job: Job::Days.as_str(),
         version: 0,
@@ -170,17 +313,27 @@ pub async fn run_days(
     let watermark_ms = started.elapsed().as_millis() as u64;
     let parts = session_parts(&days, &current);
     for part in 0..parts {
-        ch.query(queries::JOB_PAGEVIEWS)
-            .bind(version)
-            .bind(goals.events())
-            .bind(goals.paths())
-            .bind(from)
-            .bind(to)
-            .bind(&days)
-            .bind(parts)
-            .bind(part)
-            .execute()
-            .await?;
+        // Two branches (one day alone; bridge visitors over the neighbour days), each with
+        // its own binds in the order of the file.
+        let mut q = ch.query(queries::JOB_PAGEVIEWS);
+        for with_neighbours in [false, true] {
+            q = q
+                .bind(version)
+                .bind(goals.events())
+                .bind(goals.paths())
+                .bind(from)
+                .bind(to)
+                .bind(&days)
+                .bind(parts)
+                .bind(part)
+                .bind(from)
+                .bind(to)
+                .bind(&days);
+            if with_neighbours {
+                q = q.bind(&days);
+            }
+        }
+        q.execute().await?;
     }
     let sessions_ms = started.elapsed().as_millis() as u64 - watermark_ms;
     let (first_day, last_day) = (date_of_day(*first), date_of_day(*last));
@@ -193,21 +346,30 @@ pub async fn run_days(
         .bind(version)
         .execute()
         .await?;
-    ch.query(queries::JOB_ACTIVITIES)
-        .bind(version)
-        .bind(&days)
-        .bind(from)
-        .bind(to)
-        .bind(&goals.event_names)
-        .bind(&goals.event_values)
-        .bind(&goals.path_names)
-        .bind(&goals.path_values)
-        .bind(&days)
-        .bind(from)
-        .bind(to)
-        .bind(&first_day)
+    let mut q = ch.query(queries::JOB_ACTIVITIES).bind(version);
+    // Hit activities (opens, clicks, events; then conversions): the days, and the client ids
+    // that belong to the day before.
+    for with_goals in [false, true] {
+        if with_goals {
+            q = q
+                .bind(&goals.event_names)
+                .bind(&goals.event_values)
+                .bind(&goals.path_names)
+                .bind(&goals.path_values);
+        }
+        q = q
+            .bind(&days)
+            .bind(from)
+            .bind(to)
+            .bind(from)
+            .bind(to)
+            .bind(&days);
+    }
+    q.bind(&first_day)
         .bind(&last_day)
+        .bind(&days)
         .bind(version)
+        .bind(&days)
         .bind(&first_day)
         .bind(&last_day)
         .bind(&days)

@@ -160,10 +160,17 @@ pub struct PageFact {
     pub site: String,
     /// Visitor.
     pub visitor: String,
-    /// UTC day number.
+    /// UTC day number (of received_at).
     pub day: u64,
-    /// Session number within (site, visitor, day), from 1.
+    /// Session number among the sessions starting on `day`, from 1; 0 for a session that
+    /// began the day before.
     pub session: u32,
+    /// Time of the session's first hit: with site and visitor, the session's identity.
+    pub start_ms: u64,
+    /// Time of the session's last hit.
+    pub end_ms: u64,
+    /// The first person id seen in the session.
+    pub person: String,
     /// Time.
     pub ts_ms: u64,
     /// Event id.
@@ -188,12 +195,33 @@ pub struct PageFact {
     pub day_first: bool,
 }
 
-/// Reference sessionizer: distinct hits (by event_id) of web types, no bots, with a visitor;
-/// per (site, visitor, UTC day) ordered by (ts_ms, event_id), client retries (a non-empty
-/// client_id seen before in the group) dropped; > 30 min gap = new session.
+const HALF_HOUR_MS: u64 = 1_800_000;
+const DAY_MS: u64 = 86_400_000;
+
+/// Received in the first 30 minutes of its UTC day.
+fn early(h: &Hit) -> bool {
+    h.ts_ms < day_of(h) * DAY_MS + HALF_HOUR_MS
+}
+
+/// Received in the last 30 minutes of its UTC day.
+fn late(h: &Hit) -> bool {
+    h.ts_ms + HALF_HOUR_MS >= (day_of(h) + 1) * DAY_MS
+}
+
+fn day_of(h: &Hit) -> u64 {
+    u64::from(h.received_at) / 86_400
+}
+
+/// Reference sessionizer, written from the rules (job_pageviews.sql's header) without its
+/// array tricks: distinct hits (by event_id) of web types, no bots, with a visitor; per
+/// (site, visitor) ordered by (UTC day, ts_ms, event_id). A client retry (a non-empty
+/// client_id seen before on the same day, or late the day before while this one is early)
+/// is dropped. A new session starts after a gap of more than 30 minutes, and at a midnight
+/// unless the hits on both sides are late/early and the day before was not covered (first
+/// hit in its first 30 minutes and no gap over 30 minutes, all its hits counted).
 pub fn sessionize(hits: &[Hit], goal_events: &[&str], goal_paths: &[&str]) -> Vec<PageFact> {
     let mut seen = std::collections::BTreeSet::new();
-    let mut groups: BTreeMap<(String, String, u64), Vec<&Hit>> = BTreeMap::new();
+    let mut groups: BTreeMap<(String, String), Vec<&Hit>> = BTreeMap::new();
     for h in hits {
         let web = matches!(
             h.r#type.as_str(),
@@ -202,34 +230,76 @@ pub fn sessionize(hits: &[Hit], goal_events: &[&str], goal_paths: &[&str]) -> Ve
         if !web || h.is_bot == 1 || h.visitor_id.is_empty() || !seen.insert(h.event_id) {
             continue;
         }
-        let day = u64::from(h.received_at) / 86_400;
         groups
-            .entry((h.site.clone(), h.visitor_id.clone(), day))
+            .entry((h.site.clone(), h.visitor_id.clone()))
             .or_default()
             .push(h);
     }
     let mut out = Vec::new();
-    for ((site, visitor, day), mut hs) in groups {
-        hs.sort_by_key(|h| (h.ts_ms, h.event_id.to_string()));
-        // A client retry (same non-empty client_id, new event_id): the first in order stays.
-        let mut client_ids = std::collections::BTreeSet::new();
-        hs.retain(|h| h.client_id.is_empty() || client_ids.insert(h.client_id.clone()));
+    for ((site, visitor), mut hs) in groups {
+        hs.sort_by_key(|h| (day_of(h), h.ts_ms, h.event_id.to_string()));
+        // Covered days, from every distinct hit.
+        let mut by_day: BTreeMap<u64, Vec<u64>> = BTreeMap::new();
+        for h in &hs {
+            by_day.entry(day_of(h)).or_default().push(h.ts_ms);
+        }
+        let covered: BTreeMap<u64, bool> = by_day
+            .iter()
+            .map(|(&d, ts)| {
+                let early_start = ts[0] < d * DAY_MS + HALF_HOUR_MS;
+                (
+                    d,
+                    early_start && ts.windows(2).all(|w| w[1] - w[0] <= HALF_HOUR_MS),
+                )
+            })
+            .collect();
+        let kept: Vec<&Hit> = hs
+            .iter()
+            .enumerate()
+            .filter(|(i, h)| {
+                h.client_id.is_empty()
+                    || !hs[..*i].iter().any(|e| {
+                        e.client_id == h.client_id
+                            && (day_of(e) == day_of(h)
+                                || (day_of(e) + 1 == day_of(h) && late(e) && early(h)))
+                    })
+            })
+            .map(|(_, h)| *h)
+            .collect();
         let mut sessions: Vec<Vec<&Hit>> = Vec::new();
-        let mut day_paths = std::collections::BTreeSet::new();
-        for h in hs {
+        for h in kept {
+            let joins = sessions.last().is_some_and(|s| {
+                let p = s[s.len() - 1];
+                let close = h.ts_ms >= p.ts_ms && h.ts_ms - p.ts_ms <= HALF_HOUR_MS;
+                let same_day = day_of(p) == day_of(h);
+                let across =
+                    day_of(p) + 1 == day_of(h) && late(p) && early(h) && !covered[&day_of(p)];
+                close && (same_day || across)
+            });
             match sessions.last_mut() {
-                Some(s) if h.ts_ms - s[s.len() - 1].ts_ms <= 1_800_000 => s.push(h),
+                Some(s) if joins => s.push(h),
                 _ => sessions.push(vec![h]),
             }
         }
-        for (i, s) in sessions.iter().enumerate() {
+        let is_goal = |h: &Hit| {
+            (h.r#type == "event" && goal_events.contains(&h.event_name.as_str()))
+                || (h.r#type == "pageview" && goal_paths.contains(&h.path.as_str()))
+        };
+        let mut numbers: BTreeMap<u64, u32> = BTreeMap::new();
+        let mut day_paths = std::collections::BTreeSet::new();
+        for s in &sessions {
+            let start_day = day_of(s[0]);
+            let n = numbers.entry(start_day).or_insert(0);
+            *n += 1;
+            let number = *n;
+            let person = s
+                .iter()
+                .find(|h| !h.person_id.is_empty())
+                .map(|h| h.person_id.clone())
+                .unwrap_or_default();
             let pv: Vec<usize> = (0..s.len())
                 .filter(|&j| s[j].r#type == "pageview")
                 .collect();
-            let is_goal = |h: &Hit| {
-                (h.r#type == "event" && goal_events.contains(&h.event_name.as_str()))
-                    || (h.r#type == "pageview" && goal_paths.contains(&h.path.as_str()))
-            };
             let end = s[s.len() - 1].ts_ms;
             let mut session_paths = std::collections::BTreeSet::new();
             for (k, &j) in pv.iter().enumerate() {
@@ -250,8 +320,11 @@ pub fn sessionize(hits: &[Hit], goal_events: &[&str], goal_paths: &[&str]) -> Ve
                 out.push(PageFact {
                     site: site.clone(),
                     visitor: visitor.clone(),
-                    day,
-                    session: i as u32 + 1,
+                    day: day_of(h),
+                    session: if day_of(h) == start_day { number } else { 0 },
+                    start_ms: s[0].ts_ms,
+                    end_ms: end,
+                    person: person.clone(),
                     ts_ms: h.ts_ms,
                     event_id: h.event_id.to_string(),
                     path: h.path.clone(),
@@ -262,11 +335,20 @@ pub fn sessionize(hits: &[Hit], goal_events: &[&str], goal_paths: &[&str]) -> Ve
                     source,
                     converts_after: s[j..].iter().any(|x| is_goal(x)),
                     visit_first: session_paths.insert(h.path.as_str()),
-                    day_first: day_paths.insert(h.path.clone()),
+                    day_first: day_paths.insert((day_of(h), h.path.clone())),
                 });
             }
         }
     }
+    out.sort_by(|a, b| {
+        (&a.site, &a.visitor, a.day, a.ts_ms, &a.event_id).cmp(&(
+            &b.site,
+            &b.visitor,
+            b.day,
+            b.ts_ms,
+            &b.event_id,
+        ))
+    });
     out
 }
 
@@ -277,6 +359,9 @@ struct PvRow {
     visitor_id: String,
     day: u16,
     session_no: u32,
+    session_start_ms: u64,
+    session_end_ms: u64,
+    person_id: String,
     ts_ms: u64,
     event_id: String,
     path: String,
@@ -297,7 +382,8 @@ pub async fn stored_pageviews(db: &ChSettings) -> Vec<PageFact> {
     let rows: Vec<PvRow> = db
         .client()
         .query(
-            "SELECT site, visitor_id, toUInt16(day), session_no, ts_ms, event_id, path, \
+            "SELECT site, visitor_id, toUInt16(day), session_no, session_start_ms, session_end_ms, \
+             person_id, ts_ms, event_id, path, \
              is_entrance, is_exit, is_bounce, timed, time_ms, from_mailing, from_campaign, \
              converts_after, visit_first, day_first FROM r_pageviews_v2 WHERE (toString(day), version) IN \
              (SELECT bucket, max(version) FROM r_generations WHERE job = 'days' GROUP BY bucket) \
@@ -312,6 +398,9 @@ pub async fn stored_pageviews(db: &ChSettings) -> Vec<PageFact> {
             visitor: r.visitor_id,
             day: u64::from(r.day),
             session: r.session_no,
+            start_ms: r.session_start_ms,
+            end_ms: r.session_end_ms,
+            person: r.person_id,
             ts_ms: r.ts_ms,
             event_id: r.event_id,
             path: r.path,

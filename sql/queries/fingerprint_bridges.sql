@@ -1,0 +1,43 @@
+-- Watermark of job "days" across midnights: for each given midnight (named by the day after
+-- it), a fingerprint of the hits of its bridge visitors on the two days around it. A bridge
+-- visitor has a web hit (not a bot) in the last 30 minutes before the midnight and one in the
+-- first 30 minutes after it: only such a visitor can have a session or a client retry across
+-- it (job_pageviews.sql), so a day's rows depend on a neighbour day's hits only through these.
+-- When it changes, both days are recomputed; a change of a day's other hits leaves the
+-- neighbour alone. Same measure as fingerprint_days.sql (count, id bits, latest ts_ms), over
+-- distinct event ids, so merges folding replayed copies do not move it (the rows are few); a
+-- midnight without bridge visitors has no row.
+-- params: midnights Array(String) = ['2026-01-06','2026-01-07'], from DateTime = 1767657600, to DateTime = 1767830400, from2 DateTime = 1767657600, to2 DateTime = 1767830400, midnights2 Array(String) = ['2026-01-06','2026-01-07']
+SELECT
+    toString(m) AS midnight,
+    concat(toString(count()), ':',
+           toString(sum(reinterpretAsUInt64(reinterpretAsString(event_id)))), ':',
+           toString(max(ts_ms))) AS fp
+FROM
+(
+    SELECT DISTINCT m, event_id, ts_ms
+    FROM hits
+    ARRAY JOIN [toDate(received_at), toDate(received_at) + 1] AS m
+    WHERE has(arrayMap(d -> toDate(d), CAST(? AS Array(String))), m)
+      AND received_at >= toDateTime(?) - 86400 AND received_at < toDateTime(?)
+      AND type IN ('pageview', 'event', 'ping', 'outbound', 'download')
+      AND is_bot = 0 AND visitor_id != ''
+      AND (site, visitor_id, m) IN
+      (
+          SELECT site, visitor_id,
+                 toDate(received_at) + (ts_ms >= (toUInt64(toDate(received_at)) + 1) * 86400000 - 1800000) AS m
+          FROM hits
+          WHERE received_at >= toDateTime(?) - 86400 AND received_at < toDateTime(?)
+            AND type IN ('pageview', 'event', 'ping', 'outbound', 'download')
+            AND is_bot = 0 AND visitor_id != ''
+            AND (ts_ms < toUInt64(toDate(received_at)) * 86400000 + 1800000
+                 OR ts_ms >= (toUInt64(toDate(received_at)) + 1) * 86400000 - 1800000)
+            AND has(arrayMap(d -> toDate(d), CAST(? AS Array(String))),
+                    toDate(received_at) + (ts_ms >= (toUInt64(toDate(received_at)) + 1) * 86400000 - 1800000))
+          GROUP BY site, visitor_id, m
+          HAVING min(ts_ms >= (toUInt64(toDate(received_at)) + 1) * 86400000 - 1800000) = 0
+             AND max(ts_ms >= (toUInt64(toDate(received_at)) + 1) * 86400000 - 1800000) = 1
+      )
+)
+GROUP BY m
+ORDER BY m
