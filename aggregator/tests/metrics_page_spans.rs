@@ -191,4 +191,65 @@ async fn every_span_plan_gives_the_reference_figures() {
         .await
         .unwrap_or_else(|e| panic!("job page_spans: {e}"));
     assert!(again.buckets.is_empty(), "nothing new: {:?}", again.buckets);
+
+    // One new pageview (a new visitor on s1 /c, Feb 27): the month is merged again only for
+    // the pages whose day row changed, the other rows are carried to the new generation. A
+    // marker row of the month's committed generation for a page without day rows shows the
+    // carry (a merge could not make it); the carried month equals a forced full merge.
+    s.exec(
+        "INSERT INTO r_page_spans (span_start, span_end, version, site, path, pageviews) \
+         SELECT toDate('2026-02-01'), toDate('2026-03-01'), max(version), 's9', '/marker', 7 \
+         FROM r_generations WHERE job = 'page_spans' AND bucket = '2026-02'",
+    )
+    .await;
+    let one = Hit {
+        event_id: Uuid::from_u128(0xfeed),
+        received_at: (JAN_30 + 28 * 86_400 + 3600) as u32,
+        ts_ms: (JAN_30 + 28 * 86_400 + 3600) * 1000,
+        site: "s1".into(),
+        r#type: "pageview".into(),
+        path: "/c".into(),
+        visitor_id: "v99".into(),
+        ..Hit::default()
+    };
+    insert_hits(&s.db, std::slice::from_ref(&one)).await;
+    hits.push(one);
+    let version = s.state.versions.next(1);
+    jobs::run(&ch, Job::Days, version, false)
+        .await
+        .unwrap_or_else(|e| panic!("job days: {e}"));
+    let version = s.state.versions.next(1);
+    let report = jobs::run(&ch, Job::PageSpans, version, false)
+        .await
+        .unwrap_or_else(|e| panic!("job page_spans: {e}"));
+    assert_eq!(report.buckets, ["2026-02-27", "2026-02"]);
+    let month_rows = |v: u64| {
+        format!(
+            "SELECT site, path, pageviews, visitors, entrances, exits, bounces, timed, \
+             time_sum_ms, median_ms, visits, converting_visits, visits_from_mailing, \
+             visits_from_campaign FROM r_page_spans WHERE span_start = '2026-02-01' \
+             AND span_end = '2026-03-01' AND version = {v} ORDER BY site, path"
+        )
+    };
+    let carried = testkit::query_text(&s.db, &month_rows(version)).await;
+    assert!(
+        carried.contains("s9\t/marker\t7"),
+        "marker carried:\n{carried}"
+    );
+    assert!(carried.contains("s1\t/c\t"), "{carried}");
+    let facts = sessionize(&hits, &[], &[]);
+    let forced = s.state.versions.next(1);
+    jobs::run(&ch, Job::PageSpans, forced, true)
+        .await
+        .unwrap_or_else(|e| panic!("job page_spans: {e}"));
+    let merged = testkit::query_text(&s.db, &month_rows(forced)).await;
+    let real = |t: &str| {
+        t.lines()
+            .filter(|l| !l.starts_with("s9\t"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    assert_eq!(real(&carried), real(&merged), "carried month = full merge");
+    assert!(!merged.contains("/marker"), "{merged}");
+    check_all(&s, &facts, "after a forced run").await;
 }

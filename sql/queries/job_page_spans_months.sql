@@ -6,7 +6,10 @@
 -- doubled the cost of this step, which runs again whenever a day of the month changes, and
 -- with few visitors coming back on other days a month's set is as big as its days' sets, so
 -- ranges of several spans merge the day states instead.
--- params: version UInt64 = 18, from_day String = '2026-01-01', to_day String = '2026-02-01', months Array(String) = ['2026-01-01'], versions Array(UInt64) = [18,18,18], days Array(String) = ['2026-01-05','2026-01-06','2026-01-07']
+-- `pairs` (cityHash64(site, path)) limits the rows to those pages, empty: every page. A month
+-- whose previous generation is at hand is merged again only for the pages whose day row
+-- changed (job_page_spans_changed.sql), the rest carried (job_page_spans_month_carry.sql).
+-- params: version UInt64 = 18, from_day String = '2026-01-01', to_day String = '2026-02-01', months Array(String) = ['2026-01-01'], versions Array(UInt64) = [18,18,18], days Array(String) = ['2026-01-05','2026-01-06','2026-01-07'], pairs Array(UInt64) = [], pairs2 Array(UInt64) = []
 INSERT INTO r_page_spans (span_start, span_end, version, site, path, pageviews, visitors,
     entrances, exits, bounces, timed, time_sum_ms, median_ms, visits, converting_visits,
     visits_from_mailing, visits_from_campaign)
@@ -30,5 +33,6 @@ FROM
       AND span_end = span_start + 1
       AND has(CAST(? AS Array(String)), toString(toStartOfMonth(span_start)))
       AND version = CAST(? AS Array(UInt64))[indexOf(CAST(? AS Array(String)), toString(span_start))]
+      AND (empty(CAST(? AS Array(UInt64))) OR has(CAST(? AS Array(UInt64)), cityHash64(site, path)))
 )
 GROUP BY month, site, path

@@ -31,6 +31,7 @@ PLAN = [
                                 "fingerprints": "['x','y']"}),
     # Job "page_spans" as generation 1{v} over the days of generation {v} ({v}: 7, then 8).
     ("job_page_spans_days.sql", {"version": "1{v}", "versions": "[{v},{v},{v}]"}),
+    ("job_page_spans_sums.sql", {"version": "1{v}", "versions": "[{v},{v},{v}]"}),
     ("job_page_spans_months.sql", {"version": "1{v}", "versions": "[1{v},1{v},1{v}]"}),
     # Job "funnels" writes rows the Rust side computes; the sample rows, as generation 1{v}.
     ("job_funnel_spans.sql", {"version": "1{v}"}),

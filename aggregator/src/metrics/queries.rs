@@ -87,6 +87,14 @@ pub const JOB_PAGE_SPANS_DAYS: &str = include_str!("../../../sql/queries/job_pag
 /// `sql/queries/job_page_spans_months.sql`.
 pub const JOB_PAGE_SPANS_MONTHS: &str =
     include_str!("../../../sql/queries/job_page_spans_months.sql");
+/// `sql/queries/job_page_spans_sums.sql`.
+pub const JOB_PAGE_SPANS_SUMS: &str = include_str!("../../../sql/queries/job_page_spans_sums.sql");
+/// `sql/queries/job_page_spans_changed.sql`.
+pub const JOB_PAGE_SPANS_CHANGED: &str =
+    include_str!("../../../sql/queries/job_page_spans_changed.sql");
+/// `sql/queries/job_page_spans_month_carry.sql`.
+pub const JOB_PAGE_SPANS_MONTH_CARRY: &str =
+    include_str!("../../../sql/queries/job_page_spans_month_carry.sql");
 /// `sql/queries/job_pageviews.sql`.
 pub const JOB_PAGEVIEWS: &str = include_str!("../../../sql/queries/job_pageviews.sql");
 /// `sql/queries/person_account.sql`.
@@ -131,6 +139,9 @@ pub const ALL: &[(&str, &str)] = &[
     ("job_page_daily", JOB_PAGE_DAILY),
     ("job_page_spans_days", JOB_PAGE_SPANS_DAYS),
     ("job_page_spans_months", JOB_PAGE_SPANS_MONTHS),
+    ("job_page_spans_sums", JOB_PAGE_SPANS_SUMS),
+    ("job_page_spans_changed", JOB_PAGE_SPANS_CHANGED),
+    ("job_page_spans_month_carry", JOB_PAGE_SPANS_MONTH_CARRY),
     ("job_pageviews", JOB_PAGEVIEWS),
     ("person_account", PERSON_ACCOUNT),
 ];

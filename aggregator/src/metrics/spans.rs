@@ -123,51 +123,85 @@ pub async fn run(
     }
     // Where a run's time goes (RUST_LOG=aggregator::metrics=debug; refresh_bench shows it).
     let started = std::time::Instant::now();
+    let day_versions: Vec<u64> = changed_days
+        .iter()
+        .map(|d| days.get(d).map_or(0, |(_, g)| *g))
+        .collect();
     if let (Some(first), Some(last)) = (changed_days.first(), changed_days.last()) {
-        let versions: Vec<u64> = changed_days
-            .iter()
-            .map(|d| days.get(d).map_or(0, |(_, g)| *g))
-            .collect();
-        ch.query(queries::JOB_PAGE_SPANS_DAYS)
-            .bind(version)
-            .bind(first)
-            .bind(last)
-            .bind(versions)
-            .bind(&changed_days)
-            .execute()
-            .await?;
+        // The day rows, then their checksums (which the month step compares).
+        for sql in [queries::JOB_PAGE_SPANS_DAYS, queries::JOB_PAGE_SPANS_SUMS] {
+            ch.query(sql)
+                .bind(version)
+                .bind(first)
+                .bind(last)
+                .bind(&day_versions)
+                .bind(&changed_days)
+                .execute()
+                .await?;
+        }
     }
     let days_ms = started.elapsed().as_millis();
-    if let (Some(first), Some(last)) = (months.first(), months.last()) {
-        // Every day of those months, at the version its row has now.
-        let (mut in_months, mut versions) = (Vec::new(), Vec::new());
-        for d in days
-            .keys()
-            .filter(|d| months.iter().any(|m| m == month_of(d)))
-        {
-            let v = if changed_days.contains(d) {
-                version
-            } else {
-                spans.get(d).map_or(0, |(_, g)| *g)
-            };
-            in_months.push(d.clone());
-            versions.push(v);
-        }
-        let month_starts: Vec<String> = months.iter().map(|m| format!("{m}-01")).collect();
-        let end = next_month_start(last).unwrap_or_else(|| date_of_day(49_672));
-        ch.query(queries::JOB_PAGE_SPANS_MONTHS)
+    // A month whose previous generation was merged from the day rows committed now (the
+    // changed days at their previous generation) is merged again only for the pages whose
+    // day row changed; the others are carried. Any other month is merged whole.
+    let mut whole = Vec::new();
+    let mut carried = 0usize;
+    for m in &months {
+        let Some(previous) = (!force)
+            .then(|| carry_base(m, &days, &spans, &changed_days))
+            .flatten()
+        else {
+            whole.push(m.clone());
+            continue;
+        };
+        let (month_days, old): (Vec<&String>, Vec<u64>) = changed_days
+            .iter()
+            .filter(|d| month_of(d) == m)
+            .map(|d| (d, spans.get(d).map_or(0, |(_, g)| *g)))
+            .unzip();
+        let (Some(first), Some(last)) = (month_days.first(), month_days.last()) else {
+            whole.push(m.clone());
+            continue;
+        };
+        let pairs: Vec<u64> = ch
+            .query(queries::JOB_PAGE_SPANS_CHANGED)
             .bind(version)
-            .bind(format!("{first}-01"))
+            .bind(*first)
+            .bind(*last)
+            .bind(version)
+            .bind(old)
+            .bind(&month_days)
+            .bind(&month_days)
+            .fetch_all()
+            .await?;
+        let end = next_month_start(m).unwrap_or_else(|| date_of_day(49_672));
+        if !pairs.is_empty() {
+            merge_months(
+                ch,
+                version,
+                &days,
+                &spans,
+                &changed_days,
+                std::slice::from_ref(m),
+                &pairs,
+            )
+            .await?;
+        }
+        ch.query(queries::JOB_PAGE_SPANS_MONTH_CARRY)
+            .bind(version)
+            .bind(format!("{m}-01"))
             .bind(end)
-            .bind(&month_starts)
-            .bind(versions)
-            .bind(in_months)
+            .bind(previous)
+            .bind(&pairs)
             .execute()
             .await?;
+        carried += 1;
     }
+    merge_months(ch, version, &days, &spans, &changed_days, &whole, &[]).await?;
     tracing::debug!(
         days = changed_days.len(),
         months = months.len(),
+        months_carried = carried,
         days_ms,
         months_ms = started.elapsed().as_millis() - days_ms,
         "job page_spans steps"
@@ -188,6 +222,68 @@ pub async fn run(
     report.version = version;
     report.buckets = buckets;
     Ok(report)
+}
+
+/// The generation of month `month`'s committed rows if the job can carry them: the month was
+/// merged from the day rows committed now (every committed day row of the month is not newer
+/// than it, and every such day is still a day of job "days"), and a day of it changed.
+fn carry_base(
+    month: &str,
+    days: &Committed,
+    spans: &Committed,
+    changed_days: &[String],
+) -> Option<u64> {
+    let (_, previous) = spans.get(month)?;
+    let mut month_days = spans
+        .keys()
+        .filter(|b| b.len() == 10 && month_of(b) == month);
+    let consistent = month_days
+        .all(|d| days.contains_key(d) && spans.get(d).is_some_and(|(_, g)| g <= previous));
+    let changed = changed_days.iter().any(|d| month_of(d) == month);
+    (consistent && changed).then_some(*previous)
+}
+
+/// Merges the month rows of `months` from their day rows (each day at the generation its
+/// row has now: `version` for the changed days, the committed one for the others), only for
+/// the pages `pairs` (cityHash64(site, path); empty: every page).
+async fn merge_months(
+    ch: &Client,
+    version: u64,
+    days: &Committed,
+    spans: &Committed,
+    changed_days: &[String],
+    months: &[String],
+    pairs: &[u64],
+) -> Result<(), clickhouse::error::Error> {
+    let (Some(first), Some(last)) = (months.first(), months.last()) else {
+        return Ok(());
+    };
+    let (mut in_months, mut versions) = (Vec::new(), Vec::new());
+    for d in days
+        .keys()
+        .filter(|d| months.iter().any(|m| m == month_of(d)))
+    {
+        let v = if changed_days.contains(d) {
+            version
+        } else {
+            spans.get(d).map_or(0, |(_, g)| *g)
+        };
+        in_months.push(d.clone());
+        versions.push(v);
+    }
+    let month_starts: Vec<String> = months.iter().map(|m| format!("{m}-01")).collect();
+    let end = next_month_start(last).unwrap_or_else(|| date_of_day(49_672));
+    ch.query(queries::JOB_PAGE_SPANS_MONTHS)
+        .bind(version)
+        .bind(format!("{first}-01"))
+        .bind(end)
+        .bind(&month_starts)
+        .bind(versions)
+        .bind(in_months)
+        .bind(pairs)
+        .bind(pairs)
+        .execute()
+        .await
 }
 
 #[cfg(test)]
