@@ -81,12 +81,15 @@ pub struct Entry {
     pub inputs: String,
     /// Day → (generation of job "days", its hits sorted by site, visitor, ts_ms, event_id).
     pub days: BTreeMap<String, (u64, Arc<Vec<DayHit>>)>,
+    /// Month span (`2026-01`) → each visitor's walk over it (`funnel_walks.rs`).
+    pub months: BTreeMap<String, super::funnel_walks::MonthWalks>,
 }
 
 impl Entry {
-    /// Rows held.
+    /// Rows held: hits, and walks (a walk holds less than a hit; counted as one all the same).
     pub fn rows(&self) -> usize {
-        self.days.values().map(|(_, v)| v.len()).sum()
+        let hits: usize = self.days.values().map(|(_, v)| v.len()).sum();
+        hits + self.months.values().map(|m| m.walks.len()).sum::<usize>()
     }
 
     /// The days of `wanted` (day, generation) not held at that generation.
@@ -146,16 +149,18 @@ pub fn take(database: &str, funnel: &str, inputs: &str) -> Entry {
         _ => Entry {
             inputs: inputs.to_string(),
             days: BTreeMap::new(),
+            months: BTreeMap::new(),
         },
     }
 }
 
-/// Keeps `entry` for the next run, unless the rows held would then pass [`MAX_ROWS`].
+/// Keeps `entry` for the next run, unless the rows held would then pass [`MAX_ROWS`]: then
+/// without its walks if that fits (the days are what saves most), else not at all.
 pub fn put(database: &str, funnel: &str, entry: Entry) {
     put_within(store(), MAX_ROWS, database, funnel, entry);
 }
 
-fn put_within(store: &Store, budget: usize, database: &str, funnel: &str, entry: Entry) {
+fn put_within(store: &Store, budget: usize, database: &str, funnel: &str, mut entry: Entry) {
     let Ok(mut m) = store.lock() else {
         return;
     };
@@ -165,6 +170,9 @@ fn put_within(store: &Store, budget: usize, database: &str, funnel: &str, entry:
         .filter(|(k, _)| **k != key)
         .map(|(_, e)| e.rows())
         .sum();
+    if others + entry.rows() > budget {
+        entry.months.clear();
+    }
     if others + entry.rows() > budget {
         m.remove(&key);
         return;
@@ -181,6 +189,7 @@ mod tests {
         Entry {
             inputs: "def".into(),
             days: BTreeMap::from([("2026-01-01".to_string(), (1, Arc::new(hits)))]),
+            months: BTreeMap::new(),
         }
     }
 
@@ -204,6 +213,23 @@ mod tests {
         assert_eq!(held("a"), None);
         put_within(&store, 10, "db", "b", entry_of(4));
         assert_eq!(held("b"), Some(4));
+        // Walks count too; an entry over the budget with them is kept without them.
+        let mut walked = entry_of(5);
+        let walk = super::super::funnel::VisitorWalk {
+            person: String::new(),
+            account: String::new(),
+            times: vec![1],
+        };
+        let mut month = super::super::funnel_walks::MonthWalks::default();
+        for v in 0..3 {
+            month
+                .walks
+                .insert(("s".into(), format!("v{v}")), walk.clone());
+        }
+        walked.months.insert("2026-01".into(), month);
+        assert_eq!(walked.rows(), 8);
+        put_within(&store, 10, "db", "a", walked);
+        assert_eq!(held("a"), Some(5), "kept without its walks");
     }
 
     #[test]

@@ -20,8 +20,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use clickhouse::Client;
 
 use super::activity_cache::{self, PersonActivity};
-use super::funnel::{summarize, walks, FunnelDef, FunnelHit, VisitorWalk};
+use super::funnel::{summarize, FunnelDef, FunnelHit, VisitorWalk};
 use super::funnel_cache::{self, DayHit, SpanHit};
+use super::funnel_walks::{self, changed_visitors, DayChange, VisitorKey};
 use super::jobs::JobReport;
 use super::queries;
 use super::range::parse_date;
@@ -81,21 +82,20 @@ struct SpanRow {
     dropped: Vec<(String, String, u32)>,
 }
 
-/// The rows of span `[start, end)` from the hits of a wider range (sorted by site, visitor,
-/// ts_ms, event_id): per site, every visitor and then each account's visitors. Replayed
-/// copies of a hit arriving within the span count once.
-fn span_rows(def: &FunnelDef, hits: &[&DayHit], start: &str, end: &str) -> Vec<SpanRow> {
-    let mut in_span: Vec<&DayHit> = hits
-        .iter()
-        .copied()
-        .filter(|h| h.day.as_str() >= start && h.day.as_str() < end)
-        .collect();
-    in_span.dedup_by(|a, b| a.hit.event_id == b.hit.event_id);
+/// The rows of a span from its walks (those reaching step 1, by site and visitor) and the
+/// sites with hits in it: per site, every visitor and then each account's visitors.
+fn span_rows(
+    def: &FunnelDef,
+    sites: &BTreeSet<String>,
+    walks: &BTreeMap<VisitorKey, VisitorWalk>,
+) -> Vec<SpanRow> {
+    let mut by_site: BTreeMap<&str, Vec<&VisitorWalk>> = BTreeMap::new();
+    for ((site, _), w) in walks {
+        by_site.entry(site.as_str()).or_default().push(w);
+    }
     let mut rows = Vec::new();
-    for site_hits in in_span.chunk_by(|a, b| a.site == b.site) {
-        let site = site_hits[0].site.clone();
-        let funnel_hits: Vec<&FunnelHit> = site_hits.iter().map(|h| &h.hit).collect();
-        let all: Vec<VisitorWalk> = walks(def, &funnel_hits);
+    for site in sites {
+        let all = by_site.remove(site.as_str()).unwrap_or_default();
         let accounts: BTreeSet<&str> = all
             .iter()
             .filter(|w| !w.times.is_empty() && !w.account.is_empty())
@@ -110,7 +110,7 @@ fn span_rows(def: &FunnelDef, hits: &[&DayHit], start: &str, end: &str) -> Vec<S
         let scopes = std::iter::once("").chain(accounts);
         for account in scopes {
             let out = if account.is_empty() {
-                summarize(def, all.iter())
+                summarize(def, all.iter().copied())
             } else {
                 summarize(def, by_account.get(account).into_iter().flatten().copied())
             };
@@ -260,6 +260,7 @@ pub async fn run(
     // Where a run's time goes (RUST_LOG=aggregator::metrics=debug; refresh_bench shows it).
     let started = std::time::Instant::now();
     let (mut read_ms, mut sort_ms, mut walk_ms, mut write_ms) = (0u128, 0u128, 0u128, 0u128);
+    let (mut whole_months, mut held_rows) = (0usize, 0usize);
     for (name, text) in &funnels {
         // A stored definition is validated on PUT; one that no longer reads is skipped here
         // and answered (with its error) by the API.
@@ -302,9 +303,12 @@ pub async fn run(
         if force {
             // A forced run reads every day again; the next runs reuse what it read.
             cached.days.clear();
+            cached.months.clear();
         }
         let t = std::time::Instant::now();
         let missing = cached.missing(&in_range);
+        // What changed on each day read again: which visitors' hits differ from the copy held.
+        let mut changes: BTreeMap<String, DayChange> = BTreeMap::new();
         if let (Some(lo), Some(hi)) = (missing.first(), missing.last()) {
             let hi_end = parse_date(hi).map(|n| super::range::date_of_day(n + 1));
             let fetched: Vec<SpanHit> = ch
@@ -316,6 +320,7 @@ pub async fn run(
                 .bind(&events)
                 .fetch_all()
                 .await?;
+            read_ms += t.elapsed().as_millis();
             let mut by_day: BTreeMap<&str, Vec<DayHit>> =
                 missing.iter().map(|d| (*d, Vec::new())).collect();
             for h in fetched {
@@ -323,29 +328,52 @@ pub async fn run(
                     v.push(DayHit::from(h));
                 }
             }
+            let t = std::time::Instant::now();
             for (d, v) in by_day {
                 let gen = in_range
                     .iter()
                     .find(|(x, _)| *x == d)
                     .map_or(0, |(_, g)| *g);
+                let held = cached.days.get(d);
+                let change = DayChange {
+                    old: held.map(|(g, _)| *g),
+                    visitors: changed_visitors(held.map_or(&[][..], |(_, h)| h.as_slice()), &v),
+                };
+                changes.insert(d.to_string(), change);
                 cached
                     .days
                     .insert(d.to_string(), (gen, std::sync::Arc::new(v)));
             }
+            sort_ms += t.elapsed().as_millis();
         }
-        read_ms += t.elapsed().as_millis();
-        let t = std::time::Instant::now();
-        let day_hits: Vec<&[DayHit]> = in_range
-            .iter()
-            .filter_map(|(d, _)| cached.days.get(*d))
-            .map(|(_, v)| v.as_slice())
-            .collect();
-        // The walk wants the days' hits sorted together (each day is sorted).
-        let hits = funnel_cache::merge_days(&day_hits);
-        sort_ms += t.elapsed().as_millis();
         for (b, fp, start, end) in due {
             let t = std::time::Instant::now();
-            let rows = span_rows(&def, &hits, &start, &end);
+            let span_days: Vec<(&str, u64, &[DayHit])> = in_range
+                .iter()
+                .filter(|(d, _)| *d >= start.as_str() && *d < end.as_str())
+                .filter_map(|(d, _)| cached.days.get(*d).map(|(g, v)| (*d, *g, v.as_slice())))
+                .collect();
+            let span = b.rsplit('|').next().unwrap_or_default().to_string();
+            let rows = if span.len() == 7 {
+                // A month: the walks held, brought up to date, or every visitor walked.
+                let held = cached
+                    .months
+                    .remove(&span)
+                    .and_then(|held| funnel_walks::update(&def, held, &span_days, &changes));
+                let month = match held {
+                    Some(m) => m,
+                    None => {
+                        whole_months += 1;
+                        funnel_walks::walk_all(&def, &span_days)
+                    }
+                };
+                let rows = span_rows(&def, &funnel_walks::sites(&span_days), &month.walks);
+                cached.months.insert(span, month);
+                rows
+            } else {
+                let day = funnel_walks::walk_all(&def, &span_days);
+                span_rows(&def, &funnel_walks::sites(&span_days), &day.walks)
+            };
             walk_ms += t.elapsed().as_millis();
             let t = std::time::Instant::now();
             write_span(ch, (name, &start, &end, version), rows).await?;
@@ -353,8 +381,18 @@ pub async fn run(
             report.buckets.push(b);
             fps.push(fp);
         }
-        drop(hits);
-        drop(day_hits);
+        // Months no longer due keep their walks only while their days are held unchanged.
+        let held_days: BTreeMap<&str, u64> = cached
+            .days
+            .iter()
+            .map(|(d, (g, _))| (d.as_str(), *g))
+            .collect();
+        cached.months.retain(|_, m| {
+            m.days
+                .iter()
+                .all(|(d, g)| held_days.get(d.as_str()) == Some(g))
+        });
+        held_rows += cached.rows();
         funnel_cache::put(&database, name, cached);
     }
     // Each funnel's steps on every person's timeline, when any day or the definition changed.
@@ -432,8 +470,10 @@ pub async fn run(
     tracing::debug!(
         buckets = report.buckets.len(),
         read_ms,
-        sort_ms,
+        diff_ms = sort_ms,
         walk_ms,
+        whole_months,
+        held_rows,
         write_ms,
         steps_ms = started.elapsed().as_millis() - spans_ms,
         steps_read_ms = acts_ms,

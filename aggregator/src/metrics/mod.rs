@@ -8,6 +8,7 @@ pub mod cursor;
 pub mod funnel;
 pub mod funnel_cache;
 pub mod funnel_spans;
+pub mod funnel_walks;
 pub mod goals;
 pub mod jobs;
 pub mod queries;
