@@ -18,7 +18,7 @@ FROM
     SELECT DISTINCT m, event_id, ts_ms
     FROM hits
     ARRAY JOIN [toDate(received_at), toDate(received_at) + 1] AS m
-    WHERE has(arrayMap(d -> toDate(d), CAST(? AS Array(String))), m)
+    WHERE has(CAST(? AS Array(Date)), m)
       AND received_at >= toDateTime(?) - 86400 AND received_at < toDateTime(?)
       AND type IN ('pageview', 'event', 'ping', 'outbound', 'download')
       AND is_bot = 0 AND visitor_id != ''
@@ -27,12 +27,13 @@ FROM
           SELECT site, visitor_id,
                  toDate(received_at) + (ts_ms >= (toUInt64(toDate(received_at)) + 1) * 86400000 - 1800000) AS m
           FROM hits
+          -- Band hits, at the ends of a day's received_at range: PREWHERE reads little else.
+          PREWHERE ts_ms < toUInt64(toDate(received_at)) * 86400000 + 1800000
+                OR ts_ms >= (toUInt64(toDate(received_at)) + 1) * 86400000 - 1800000
           WHERE received_at >= toDateTime(?) - 86400 AND received_at < toDateTime(?)
             AND type IN ('pageview', 'event', 'ping', 'outbound', 'download')
             AND is_bot = 0 AND visitor_id != ''
-            AND (ts_ms < toUInt64(toDate(received_at)) * 86400000 + 1800000
-                 OR ts_ms >= (toUInt64(toDate(received_at)) + 1) * 86400000 - 1800000)
-            AND has(arrayMap(d -> toDate(d), CAST(? AS Array(String))),
+            AND has(CAST(? AS Array(Date)),
                     toDate(received_at) + (ts_ms >= (toUInt64(toDate(received_at)) + 1) * 86400000 - 1800000))
           GROUP BY site, visitor_id, m
           HAVING min(ts_ms >= (toUInt64(toDate(received_at)) + 1) * 86400000 - 1800000) = 0

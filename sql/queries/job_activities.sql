@@ -41,7 +41,7 @@ FROM
                            mailing_id, link_id, verdict, path, event_name, props),
                           (ts_ms, toString(event_id))) AS f
             FROM hits
-            WHERE has(arrayMap(d -> toDate(d), CAST(? AS Array(String))), toDate(received_at))
+            WHERE has(CAST(? AS Array(Date)), toDate(received_at))
               AND received_at >= toDateTime(?) AND received_at < toDateTime(?)
               AND person_id != '' AND type IN ('open', 'click', 'event')
               AND (client_id = '' OR (site, visitor_id, client_id, toDate(received_at)) NOT IN
@@ -51,15 +51,16 @@ FROM
                       SELECT site, visitor_id, client_id,
                              toDate(received_at) + (ts_ms >= (toUInt64(toDate(received_at)) + 1) * 86400000 - 1800000) AS m
                       FROM hits
+                      -- Band hits, at the ends of a day's received_at range: PREWHERE reads little else.
+                      PREWHERE ts_ms < toUInt64(toDate(received_at)) * 86400000 + 1800000
+                            OR ts_ms >= (toUInt64(toDate(received_at)) + 1) * 86400000 - 1800000
                       WHERE received_at >= toDateTime(?) - 86400 AND received_at < toDateTime(?)
                         AND client_id != '' AND is_bot = 0 AND visitor_id != ''
                         AND type IN ('pageview', 'event', 'ping', 'outbound', 'download')
-                        AND (ts_ms < toUInt64(toDate(received_at)) * 86400000 + 1800000
-                             OR ts_ms >= (toUInt64(toDate(received_at)) + 1) * 86400000 - 1800000)
                       GROUP BY site, visitor_id, client_id, m
                       HAVING min(ts_ms >= (toUInt64(toDate(received_at)) + 1) * 86400000 - 1800000) = 0
                          AND max(ts_ms >= (toUInt64(toDate(received_at)) + 1) * 86400000 - 1800000) = 1
-                         AND has(arrayMap(d -> toDate(d), CAST(? AS Array(String))), m)
+                         AND has(CAST(? AS Array(Date)), m)
                   ))
             GROUP BY toDate(received_at), client_id = '', if(client_id = '', toString(event_id), site),
                      if(client_id = '', '', visitor_id), client_id
@@ -85,7 +86,7 @@ FROM
                     arrayFilter((g, v) -> c_type = 'event' AND v = c_name, CAST(? AS Array(String)), CAST(? AS Array(String))),
                     arrayFilter((g, v) -> c_type = 'pageview' AND v = c_path, CAST(? AS Array(String)), CAST(? AS Array(String)))) AS goals
             FROM hits
-            WHERE has(arrayMap(d -> toDate(d), CAST(? AS Array(String))), toDate(received_at))
+            WHERE has(CAST(? AS Array(Date)), toDate(received_at))
               AND received_at >= toDateTime(?) AND received_at < toDateTime(?)
               AND person_id != '' AND type IN ('pageview', 'event')
               AND (client_id = '' OR (site, visitor_id, client_id, toDate(received_at)) NOT IN
@@ -93,15 +94,16 @@ FROM
                       SELECT site, visitor_id, client_id,
                              toDate(received_at) + (ts_ms >= (toUInt64(toDate(received_at)) + 1) * 86400000 - 1800000) AS m
                       FROM hits
+                      -- Band hits, at the ends of a day's received_at range: PREWHERE reads little else.
+                      PREWHERE ts_ms < toUInt64(toDate(received_at)) * 86400000 + 1800000
+                            OR ts_ms >= (toUInt64(toDate(received_at)) + 1) * 86400000 - 1800000
                       WHERE received_at >= toDateTime(?) - 86400 AND received_at < toDateTime(?)
                         AND client_id != '' AND is_bot = 0 AND visitor_id != ''
                         AND type IN ('pageview', 'event', 'ping', 'outbound', 'download')
-                        AND (ts_ms < toUInt64(toDate(received_at)) * 86400000 + 1800000
-                             OR ts_ms >= (toUInt64(toDate(received_at)) + 1) * 86400000 - 1800000)
                       GROUP BY site, visitor_id, client_id, m
                       HAVING min(ts_ms >= (toUInt64(toDate(received_at)) + 1) * 86400000 - 1800000) = 0
                          AND max(ts_ms >= (toUInt64(toDate(received_at)) + 1) * 86400000 - 1800000) = 1
-                         AND has(arrayMap(d -> toDate(d), CAST(? AS Array(String))), m)
+                         AND has(CAST(? AS Array(Date)), m)
                   ))
             GROUP BY toDate(received_at), client_id = '', if(client_id = '', toString(event_id), site),
                      if(client_id = '', '', visitor_id), client_id
@@ -125,12 +127,12 @@ FROM
                 arraySort(groupArray((ts_ms, event_id, path))) AS v_sorted
             FROM r_pageviews_v2
             WHERE day >= toDate(?) - 1 AND day <= toDate(?) + 1 AND person_id != ''
-              AND if(has(arrayMap(d -> toDate(d), CAST(? AS Array(String))), day),
+              AND if(has(CAST(? AS Array(Date)), day),
                      version = ?,
                      (toString(day), version) IN
                          (SELECT bucket, max(version) FROM r_generations WHERE job = 'days' GROUP BY bucket))
             GROUP BY site, visitor_id, session_start_ms
-            HAVING has(arrayMap(d -> toDate(d), CAST(? AS Array(String))), v_day)
+            HAVING has(CAST(? AS Array(Date)), v_day)
         )
     )
 ) AS l1
@@ -141,5 +143,5 @@ ANY LEFT JOIN
     WHERE day >= toDate(?) AND day <= toDate(?)
       AND (toString(day), version) IN
           (SELECT bucket, max(version) FROM r_generations WHERE job = 'days' GROUP BY bucket)
-      AND has(arrayMap(d -> toDate(d), CAST(? AS Array(String))), day)
+      AND has(CAST(? AS Array(Date)), day)
 ) AS r2 USING activity_id

@@ -6,5 +6,5 @@ INSERT INTO r_mail_hits
 SELECT toDate(received_at), toUInt64(?), mailing_id, event_id, type, person_id, link_id, verdict, ts_ms
 FROM hits
 WHERE received_at >= toDateTime(?) AND received_at < toDateTime(?)
-  AND has(arrayMap(d -> toDate(d), CAST(? AS Array(String))), toDate(received_at))
+  AND has(CAST(? AS Array(Date)), toDate(received_at))
   AND type IN ('open', 'click') AND mailing_id != ''

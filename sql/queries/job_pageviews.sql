@@ -39,7 +39,7 @@
 -- The hits of a visitor's day are sorted once, as tuples (ts_ms, event_id, flags, path,
 -- person, client_id): sorting each column by a key array costs a tuple sort per column. Only
 -- pageviews carry their path into the arrays (strings in them are most of the GROUP BY's cost).
--- params: version UInt64 = 7, goal_events Array(String) = ['signup'], goal_paths Array(String) = ['/thank-you'], from DateTime = 1767571200, to DateTime = 1767830400, days Array(String) = ['2026-01-05','2026-01-06','2026-01-07'], parts UInt64 = 1, part UInt64 = 0, bridge_from DateTime = 1767571200, bridge_to DateTime = 1767830400, bridge_days Array(String) = ['2026-01-05','2026-01-06','2026-01-07'], version UInt64 = 7, goal_events Array(String) = ['signup'], goal_paths Array(String) = ['/thank-you'], from DateTime = 1767571200, to DateTime = 1767830400, days Array(String) = ['2026-01-05','2026-01-06','2026-01-07'], parts UInt64 = 1, part UInt64 = 0, bridge_from DateTime = 1767571200, bridge_to DateTime = 1767830400, bridge_days Array(String) = ['2026-01-05','2026-01-06','2026-01-07'], days Array(String) = ['2026-01-05','2026-01-06','2026-01-07']
+-- params: version UInt64 = 7, goal_events Array(String) = ['signup'], goal_paths Array(String) = ['/thank-you'], from DateTime = 1767571200, to DateTime = 1767830400, days Array(String) = ['2026-01-05','2026-01-06','2026-01-07'], parts UInt64 = 1, part UInt64 = 0, bridge_from DateTime = 1767571200, bridge_to DateTime = 1767830400, bridge_days Array(String) = ['2026-01-05','2026-01-06','2026-01-07'], version UInt64 = 7, goal_events Array(String) = ['signup'], goal_paths Array(String) = ['/thank-you'], bridge_from DateTime = 1767571200, bridge_to DateTime = 1767830400, bridge_days Array(String) = ['2026-01-05','2026-01-06','2026-01-07'], from DateTime = 1767571200, to DateTime = 1767830400, days Array(String) = ['2026-01-05','2026-01-06','2026-01-07'], parts UInt64 = 1, part UInt64 = 0, days Array(String) = ['2026-01-05','2026-01-06','2026-01-07']
 INSERT INTO r_pageviews_v2
 SELECT
     day, toUInt64(?) AS version, site, visitor_id,
@@ -60,21 +60,10 @@ SELECT
     toUInt8(d_n = 1) AS day_first
 FROM
 (
+    -- Two levels rather than one SELECT: 18.16 expands every alias reference into its whole
+    -- expression, and analysing the chain of arrays in one SELECT cost ~0.05 s per run.
     SELECT
-        toDate(received_at) AS day, site, visitor_id,
-        -- Flags: bit 0 pageview, bit 1 goal, bits 2-3 source.
-        arraySort(groupArray((ts_ms, toString(event_id), toUInt8(
-            (type = 'pageview')
-            + 2 * ((type = 'event' AND has(CAST(? AS Array(String)), event_name))
-                   OR (type = 'pageview' AND has(CAST(? AS Array(String)), path)))
-            + 4 * multiIf(mailing_id != '' OR utm_medium = 'email' OR referrer_kind = 'email', 1,
-                          utm_campaign != '' OR referrer_kind = 'campaign', 2, 0)),
-            if(type = 'pageview', path, ''), person_id, client_id))) AS sorted,
-        -- A hit's identity: its client_id when it has one (a retry whose first answer was
-        -- lost came again under a new event_id), else its event_id; the flag keeps the two
-        -- kinds apart. The first hit of each identity stays.
-        arrayFilter((x, n) -> n = 1, sorted,
-                    arrayEnumerateUniq(arrayMap(x -> (x.6 = '', if(x.6 = '', x.2, x.6)), sorted))) AS h,
+        day, site, visitor_id,
         arrayMap(x -> x.1, h) AS ts,
         arrayMap(x -> bitAnd(x.3, 1), h) AS is_pv,
         arrayMap(x -> bitAnd(bitShiftRight(x.3, 1), 1), h) AS is_goal,
@@ -99,30 +88,49 @@ FROM
         arrayMap(x -> x.4, pv_h) AS pv_path,
         arrayEnumerateUniq(pv_sess, pv_path) AS pv_visit_n,
         arrayEnumerateUniq(pv_path) AS pv_day_n
-    FROM hits
-    WHERE received_at >= toDateTime(?) AND received_at < toDateTime(?)
-      AND has(arrayMap(d -> toDate(d), CAST(? AS Array(String))), toDate(received_at))
-      AND type IN ('pageview', 'event', 'ping', 'outbound', 'download')
-      AND is_bot = 0 AND visitor_id != ''
-      AND cityHash64(visitor_id) % ? = ?
-    GROUP BY day, site, visitor_id
-    -- Bridge visitors of the midnights before and after the days: branch 2 takes them.
-    HAVING cityHash64(site, visitor_id) NOT IN
+    FROM
     (
-        SELECT cityHash64(site, visitor_id)
+        SELECT
+            toDate(received_at) AS day, site, visitor_id,
+            -- Flags: bit 0 pageview, bit 1 goal, bits 2-3 source.
+            arraySort(groupArray((ts_ms, toString(event_id), toUInt8(
+                (type = 'pageview')
+                + 2 * ((type = 'event' AND has(CAST(? AS Array(String)), event_name))
+                       OR (type = 'pageview' AND has(CAST(? AS Array(String)), path)))
+                + 4 * multiIf(mailing_id != '' OR utm_medium = 'email' OR referrer_kind = 'email', 1,
+                              utm_campaign != '' OR referrer_kind = 'campaign', 2, 0)),
+                if(type = 'pageview', path, ''), person_id, client_id))) AS sorted,
+            -- A hit's identity: its client_id when it has one (a retry whose first answer was
+            -- lost came again under a new event_id), else its event_id; the flag keeps the two
+            -- kinds apart. The first hit of each identity stays.
+            arrayFilter((x, n) -> n = 1, sorted,
+                        arrayEnumerateUniq(arrayMap(x -> (x.6 = '', if(x.6 = '', x.2, x.6)), sorted))) AS h
         FROM hits
-        WHERE received_at >= toDateTime(?) - 86400 AND received_at < toDateTime(?) + 86400
+        WHERE received_at >= toDateTime(?) AND received_at < toDateTime(?)
+          AND has(CAST(? AS Array(Date)), toDate(received_at))
           AND type IN ('pageview', 'event', 'ping', 'outbound', 'download')
           AND is_bot = 0 AND visitor_id != ''
-          AND (ts_ms < toUInt64(toDate(received_at)) * 86400000 + 1800000
-               OR ts_ms >= (toUInt64(toDate(received_at)) + 1) * 86400000 - 1800000)
-        -- m: the day after the midnight a band hit is next to (a hit late in its day is
-        -- next to the following midnight).
-        GROUP BY site, visitor_id,
-                 toDate(received_at) + (ts_ms >= (toUInt64(toDate(received_at)) + 1) * 86400000 - 1800000) AS m
-        HAVING min(ts_ms >= (toUInt64(toDate(received_at)) + 1) * 86400000 - 1800000) = 0
-           AND max(ts_ms >= (toUInt64(toDate(received_at)) + 1) * 86400000 - 1800000) = 1
-           AND (has(arrayMap(d -> toDate(d), CAST(? AS Array(String))) AS bd, m) OR has(bd, m - 1))
+          AND cityHash64(visitor_id) % ? = ?
+        GROUP BY day, site, visitor_id
+        -- Bridge visitors of the midnights before and after the days: branch 2 takes them.
+        HAVING cityHash64(site, visitor_id) NOT IN
+        (
+            SELECT cityHash64(site, visitor_id)
+            FROM hits
+            -- Band hits, at the ends of a day's received_at range: PREWHERE reads little else.
+            PREWHERE ts_ms < toUInt64(toDate(received_at)) * 86400000 + 1800000
+                  OR ts_ms >= (toUInt64(toDate(received_at)) + 1) * 86400000 - 1800000
+            WHERE received_at >= toDateTime(?) - 86400 AND received_at < toDateTime(?) + 86400
+              AND type IN ('pageview', 'event', 'ping', 'outbound', 'download')
+              AND is_bot = 0 AND visitor_id != ''
+            -- m: the day after the midnight a band hit is next to (a hit late in its day is
+            -- next to the following midnight).
+            GROUP BY site, visitor_id,
+                     toDate(received_at) + (ts_ms >= (toUInt64(toDate(received_at)) + 1) * 86400000 - 1800000) AS m
+            HAVING min(ts_ms >= (toUInt64(toDate(received_at)) + 1) * 86400000 - 1800000) = 0
+               AND max(ts_ms >= (toUInt64(toDate(received_at)) + 1) * 86400000 - 1800000) = 1
+               AND (has(CAST(? AS Array(Date)) AS bd, m) OR has(bd, m - 1))
+        )
     )
 )
 ARRAY JOIN
@@ -160,34 +168,11 @@ SELECT
     toUInt8(d_n = 1) AS day_first
 FROM
 (
+    -- Nested levels instead of one SELECT: 18.16 expands every alias reference into its
+    -- whole expression, which over this many chained arrays cost more analysis time than
+    -- one day's data.
     SELECT
-        site, visitor_id,
-        arraySort(groupArray((toDate(received_at), ts_ms, toString(event_id), toUInt8(
-            (type = 'pageview')
-            + 2 * ((type = 'event' AND has(CAST(? AS Array(String)), event_name))
-                   OR (type = 'pageview' AND has(CAST(? AS Array(String)), path)))
-            + 4 * multiIf(mailing_id != '' OR utm_medium = 'email' OR referrer_kind = 'email', 1,
-                          utm_campaign != '' OR referrer_kind = 'campaign', 2, 0)),
-            if(type = 'pageview', path, ''), person_id, client_id))) AS raw,
-        -- Whether each day was covered (first hit in its first 30 minutes, no gap over 30
-        -- minutes), from every hit of the day, retries too: the day itself decides, so a
-        -- neighbour's view of it is the same as its own.
-        arrayMap(x -> x.1, raw) AS r_day,
-        arrayMap(x -> x.2, raw) AS r_ts,
-        arrayMap((d, p) -> toUInt8(d != p), r_day, arrayPopBack(arrayPushFront(r_day, toDate(0)))) AS r_first,
-        arrayMap((f, d, t, p) -> toUInt8(if(f = 1, t >= toUInt64(d) * 86400000 + 1800000, t - p > 1800000)),
-                 r_first, r_day, r_ts, arrayPopBack(arrayPushFront(r_ts, toUInt64(0)))) AS r_bad,
-        arrayFilter((c, l) -> l = 1, arrayCumSum(r_bad), arrayPopFront(arrayPushBack(r_first, toUInt8(1)))) AS bad_upto,
-        arrayFilter((d, f) -> f = 1, r_day, r_first) AS u_days,
-        arrayMap(b -> toUInt8(b = 0), arrayPopFront(arrayDifference(arrayPushFront(bad_upto, toUInt64(0))))) AS u_covered,
-        -- Identity as in branch 1 (per day), and across a midnight: a client_id in the last
-        -- 30 minutes of a day and in the first 30 minutes of the next share a key.
-        arrayFilter((x, n1, n2) -> n1 = 1 AND n2 = 1, raw,
-            arrayEnumerateUniq(arrayMap(x -> (x.7 = '', if(x.7 = '', x.3, x.7), x.1), raw)),
-            arrayEnumerateUniq(arrayMap(x -> if(x.7 != '' AND (x.2 < toUInt64(x.1) * 86400000 + 1800000
-                                                                 OR x.2 >= (toUInt64(x.1) + 1) * 86400000 - 1800000),
-                                                 (x.7, x.1 + (x.2 >= (toUInt64(x.1) + 1) * 86400000 - 1800000)),
-                                                 (x.3, toDate(0))), raw))) AS h,
+        site, visitor_id, u_days, u_covered,
         arrayMap(x -> x.1, h) AS hday,
         arrayMap(x -> x.2, h) AS ts,
         arrayMap(x -> bitAnd(x.4, 1), h) AS is_pv,
@@ -225,29 +210,67 @@ FROM
         arrayMap(x -> x.5, pv_h) AS pv_path,
         arrayEnumerateUniq(pv_sess, pv_path) AS pv_visit_n,
         arrayEnumerateUniq(arrayMap(x -> x.1, pv_h), pv_path) AS pv_day_n
-    FROM hits
-    WHERE received_at >= toDateTime(?) - 86400 AND received_at < toDateTime(?) + 86400
-      AND (has(arrayMap(d -> toDate(d), CAST(? AS Array(String))) AS cd, toDate(received_at))
-           OR has(cd, toDate(received_at) + 1) OR has(cd, toDate(received_at) - 1))
-      AND type IN ('pageview', 'event', 'ping', 'outbound', 'download')
-      AND is_bot = 0 AND visitor_id != ''
-      AND cityHash64(visitor_id) % ? = ?
-      AND cityHash64(site, visitor_id) IN
-      (
-          SELECT cityHash64(site, visitor_id)
-          FROM hits
-          WHERE received_at >= toDateTime(?) - 86400 AND received_at < toDateTime(?) + 86400
-            AND type IN ('pageview', 'event', 'ping', 'outbound', 'download')
-            AND is_bot = 0 AND visitor_id != ''
-            AND (ts_ms < toUInt64(toDate(received_at)) * 86400000 + 1800000
-                 OR ts_ms >= (toUInt64(toDate(received_at)) + 1) * 86400000 - 1800000)
-          GROUP BY site, visitor_id,
-                   toDate(received_at) + (ts_ms >= (toUInt64(toDate(received_at)) + 1) * 86400000 - 1800000) AS m
-          HAVING min(ts_ms >= (toUInt64(toDate(received_at)) + 1) * 86400000 - 1800000) = 0
-             AND max(ts_ms >= (toUInt64(toDate(received_at)) + 1) * 86400000 - 1800000) = 1
-             AND (has(arrayMap(d -> toDate(d), CAST(? AS Array(String))) AS bd, m) OR has(bd, m - 1))
-      )
-    GROUP BY site, visitor_id
+    FROM
+    (
+        SELECT
+            site, visitor_id,
+            -- Whether each day was covered (first hit in its first 30 minutes, no gap over 30
+            -- minutes), from every hit of the day, retries too: the day itself decides, so a
+            -- neighbour's view of it is the same as its own.
+            arrayMap(x -> x.1, raw) AS r_day,
+            arrayMap(x -> x.2, raw) AS r_ts,
+            arrayMap((d, p) -> toUInt8(d != p), r_day, arrayPopBack(arrayPushFront(r_day, toDate(0)))) AS r_first,
+            arrayMap((f, d, t, p) -> toUInt8(if(f = 1, t >= toUInt64(d) * 86400000 + 1800000, t - p > 1800000)),
+                     r_first, r_day, r_ts, arrayPopBack(arrayPushFront(r_ts, toUInt64(0)))) AS r_bad,
+            arrayFilter((c, l) -> l = 1, arrayCumSum(r_bad), arrayPopFront(arrayPushBack(r_first, toUInt8(1)))) AS bad_upto,
+            arrayFilter((d, f) -> f = 1, r_day, r_first) AS u_days,
+            arrayMap(b -> toUInt8(b = 0), arrayPopFront(arrayDifference(arrayPushFront(bad_upto, toUInt64(0))))) AS u_covered,
+            -- Identity as in branch 1 (per day), and across a midnight: a client_id in the last
+            -- 30 minutes of a day and in the first 30 minutes of the next share a key.
+            arrayFilter((x, n1, n2) -> n1 = 1 AND n2 = 1, raw,
+                arrayEnumerateUniq(arrayMap(x -> (x.7 = '', if(x.7 = '', x.3, x.7), x.1), raw)),
+                arrayEnumerateUniq(arrayMap(x -> if(x.7 != '' AND (x.2 < toUInt64(x.1) * 86400000 + 1800000
+                                                                     OR x.2 >= (toUInt64(x.1) + 1) * 86400000 - 1800000),
+                                                     (x.7, x.1 + (x.2 >= (toUInt64(x.1) + 1) * 86400000 - 1800000)),
+                                                     (x.3, toDate(0))), raw))) AS h
+        FROM
+        (
+            SELECT
+                site, visitor_id,
+                arraySort(groupArray((toDate(received_at), ts_ms, toString(event_id), toUInt8(
+                    (type = 'pageview')
+                    + 2 * ((type = 'event' AND has(CAST(? AS Array(String)), event_name))
+                           OR (type = 'pageview' AND has(CAST(? AS Array(String)), path)))
+                    + 4 * multiIf(mailing_id != '' OR utm_medium = 'email' OR referrer_kind = 'email', 1,
+                                  utm_campaign != '' OR referrer_kind = 'campaign', 2, 0)),
+                    if(type = 'pageview', path, ''), person_id, client_id))) AS raw
+            FROM hits
+            -- Only the bridge visitors' rows are read past PREWHERE.
+            PREWHERE cityHash64(site, visitor_id) IN
+            (
+                SELECT cityHash64(site, visitor_id)
+                FROM hits
+                -- Band hits, at the ends of a day's received_at range: PREWHERE reads little else.
+                PREWHERE ts_ms < toUInt64(toDate(received_at)) * 86400000 + 1800000
+                      OR ts_ms >= (toUInt64(toDate(received_at)) + 1) * 86400000 - 1800000
+                WHERE received_at >= toDateTime(?) - 86400 AND received_at < toDateTime(?) + 86400
+                  AND type IN ('pageview', 'event', 'ping', 'outbound', 'download')
+                  AND is_bot = 0 AND visitor_id != ''
+                GROUP BY site, visitor_id,
+                         toDate(received_at) + (ts_ms >= (toUInt64(toDate(received_at)) + 1) * 86400000 - 1800000) AS m
+                HAVING min(ts_ms >= (toUInt64(toDate(received_at)) + 1) * 86400000 - 1800000) = 0
+                   AND max(ts_ms >= (toUInt64(toDate(received_at)) + 1) * 86400000 - 1800000) = 1
+                   AND (has(CAST(? AS Array(Date)) AS bd, m) OR has(bd, m - 1))
+            )
+            WHERE received_at >= toDateTime(?) - 86400 AND received_at < toDateTime(?) + 86400
+              AND (has(CAST(? AS Array(Date)) AS cd, toDate(received_at))
+                   OR has(cd, toDate(received_at) + 1) OR has(cd, toDate(received_at) - 1))
+              AND type IN ('pageview', 'event', 'ping', 'outbound', 'download')
+              AND is_bot = 0 AND visitor_id != ''
+              AND cityHash64(visitor_id) % ? = ?
+            GROUP BY site, visitor_id
+        )
+    )
 )
 ARRAY JOIN
     pv_sess AS s,
@@ -259,7 +282,7 @@ ARRAY JOIN
     pv_h AS pv,
     pv_visit_n AS v_n,
     pv_day_n AS d_n
-WHERE has(arrayMap(d -> toDate(d), CAST(? AS Array(String))), pv.1)
+WHERE has(CAST(? AS Array(Date)), pv.1)
   -- Always true: 18.16 drops the per-day arrays the session starts read inside a lambda
   -- unless something outside a lambda uses them too.
   AND length(u_covered) = length(u_days)

@@ -73,8 +73,9 @@ const JOB_MAIL_HITS: &str = include_str!("../../../sql/queries/job_mail_hits.sql
 const FINGERPRINT_BRIDGES: &str = include_str!("../../../sql/queries/fingerprint_bridges.sql");
 
 /// Part of every day's fingerprint: bumped when job `Days` starts writing something new for
-/// every day (here `r_pageviews_v2` and `r_mail_hits`), so the first refresh after an upgrade
-/// recomputes every day once instead of leaving the new tables empty for old days.
+/// every day (`out2`: `r_pageviews_v2` and `r_mail_hits`; `out3`: sessions across midnight and
+/// the bridge marks of the watermark), so the first refresh after an upgrade recomputes every
+/// day once instead of leaving old days as the old code wrote them.
 const DAYS_OUTPUT: &str = "out3";
 
 /// A midnight without bridge visitors (`fingerprint_bridges.sql` gives it no row).
@@ -313,27 +314,35 @@ pub async fn run_days(
     let watermark_ms = started.elapsed().as_millis() as u64;
     let parts = session_parts(&days, &current);
     for part in 0..parts {
-        // Two branches (one day alone; bridge visitors over the neighbour days), each with
-        // its own binds in the order of the file.
-        let mut q = ch.query(queries::JOB_PAGEVIEWS);
-        for with_neighbours in [false, true] {
-            q = q
-                .bind(version)
-                .bind(goals.events())
-                .bind(goals.paths())
-                .bind(from)
-                .bind(to)
-                .bind(&days)
-                .bind(parts)
-                .bind(part)
-                .bind(from)
-                .bind(to)
-                .bind(&days);
-            if with_neighbours {
-                q = q.bind(&days);
-            }
-        }
-        q.execute().await?;
+        // Branch 1 (each visitor-day alone, but the bridge visitors), then branch 2 (those
+        // over the neighbour days too; its bridge set is read in PREWHERE, before its WHERE),
+        // binds in the order of the file.
+        ch.query(queries::JOB_PAGEVIEWS)
+            .bind(version)
+            .bind(goals.events())
+            .bind(goals.paths())
+            .bind(from)
+            .bind(to)
+            .bind(&days)
+            .bind(parts)
+            .bind(part)
+            .bind(from)
+            .bind(to)
+            .bind(&days)
+            .bind(version)
+            .bind(goals.events())
+            .bind(goals.paths())
+            .bind(from)
+            .bind(to)
+            .bind(&days)
+            .bind(from)
+            .bind(to)
+            .bind(&days)
+            .bind(parts)
+            .bind(part)
+            .bind(&days)
+            .execute()
+            .await?;
     }
     let sessions_ms = started.elapsed().as_millis() as u64 - watermark_ms;
     let (first_day, last_day) = (date_of_day(*first), date_of_day(*last));
@@ -467,6 +476,82 @@ mod tests {
         let committed = vec![("a".into(), "1".into(), 5), ("b".into(), "old".into(), 5)];
         assert_eq!(changed(&current, &committed, false), ["b", "c"]);
         assert_eq!(changed(&current, &committed, true), ["a", "b", "c"]);
+    }
+
+    fn map(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn a_neighbour_day_reruns_only_when_its_midnight_changed() {
+        let own = map(&[
+            ("2026-01-01", "a"),
+            ("2026-01-02", "b2"),
+            ("2026-01-03", "c"),
+        ]);
+        let committed = map(&[
+            ("2026-01-01", "a|-|x"),
+            ("2026-01-02", "b|x|y"),
+            ("2026-01-03", "c|y|-"),
+        ]);
+        // Day 2 changed away from its midnights: only day 2, its marks kept.
+        let bridges = map(&[("2026-01-02", "x"), ("2026-01-03", "y")]);
+        let plan = plan_days(&own, &committed, &bridges, false);
+        assert_eq!(plan, map(&[("2026-01-02", "b2|x|y")]));
+        // Its hits near the midnight after it changed: day 3 reruns too, day 1 does not.
+        let bridges = map(&[("2026-01-02", "x"), ("2026-01-03", "y2")]);
+        let plan = plan_days(&own, &committed, &bridges, false);
+        assert_eq!(
+            plan,
+            map(&[("2026-01-02", "b2|x|y2"), ("2026-01-03", "c|y2|-")])
+        );
+        // Nothing changed: nothing runs (no bridge fingerprints were computed).
+        let own = map(&[
+            ("2026-01-01", "a"),
+            ("2026-01-02", "b"),
+            ("2026-01-03", "c"),
+        ]);
+        assert!(plan_days(&own, &committed, &BTreeMap::new(), false).is_empty());
+        // Forced: every day, with the computed marks.
+        let bridges = map(&[
+            ("2026-01-01", NO_BRIDGE),
+            ("2026-01-02", "x"),
+            ("2026-01-03", "y"),
+            ("2026-01-04", NO_BRIDGE),
+        ]);
+        assert_eq!(
+            plan_days(&own, &committed, &bridges, true),
+            committed,
+            "a forced run commits the same marks"
+        );
+    }
+
+    #[test]
+    fn marks_of_an_older_format_do_not_match() {
+        assert_eq!(
+            split_mark("1:2:3|g|out3|x|y"),
+            Some(("1:2:3|g|out3", "x", "y"))
+        );
+        assert_eq!(split_mark("1:2:3"), None);
+        let own = map(&[("2026-01-01", "1:2:3|g|out3")]);
+        let committed = map(&[("2026-01-01", "1:2:3|g|out2")]);
+        let bridges = map(&[("2026-01-01", NO_BRIDGE), ("2026-01-02", NO_BRIDGE)]);
+        assert_eq!(
+            plan_days(&own, &committed, &bridges, false),
+            map(&[("2026-01-01", "1:2:3|g|out3|-|-")])
+        );
+    }
+
+    #[test]
+    fn midnights_are_named_by_the_day_after_them() {
+        let days = ["2026-01-31".to_string(), "2026-02-01".to_string()];
+        assert_eq!(
+            midnights_around(days.iter()),
+            ["2026-01-31", "2026-02-01", "2026-02-02"]
+        );
     }
 
     #[test]
