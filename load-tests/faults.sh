@@ -113,25 +113,26 @@ if [ "$SUITE" = full ]; then
   python3 -c "import sys; sys.exit(0 if $worst <= $STEADY_P99_MS else 1)" \
     && check steady ok || check steady "p99 of a window reached $worst ms (limit $STEADY_P99_MS ms)"
 fi
+ch_truncate_hits
 
 # 2. ClickHouse killed under load, restarted after CHDOWN_S.
 log "clickhouse-kill: down ${CHDOWN_S}s under $(rate 0.3) req/s"
 start_load clickhouse-kill --mode rate --rate "$(rate 0.3)" --duration "$CHKILL_S" --settle-timeout 240
 sleep 3; ch_kill; sleep "$CHDOWN_S"; spooled=$(metric collector_spooled_hits_total); ch_start
-wait_load; finish clickhouse-kill "{\"down_s\": $CHDOWN_S, \"spooled_hits\": $spooled}"
+wait_load; finish clickhouse-kill "{\"down_s\": $CHDOWN_S, \"spooled_hits\": $spooled}"; ch_truncate_hits
 
 # 3. ClickHouse frozen (answers nothing, connections hang) for FROZEN_S, then resumed.
 log "clickhouse-slow: frozen ${FROZEN_S}s"
 start_load clickhouse-slow --mode rate --rate "$(rate 0.3)" --duration "$SLOW_S" --settle-timeout 240
 sleep 3; ch_pause; sleep "$FROZEN_S"; ch_resume
-wait_load; finish clickhouse-slow "{\"frozen_s\": $FROZEN_S}"
+wait_load; finish clickhouse-slow "{\"frozen_s\": $FROZEN_S}"; ch_truncate_hits
 
 # 4. Collector SIGTERMed under load, restarted at once.
 log "collector-term"
 start_load collector-term --mode rate --rate "$(rate 0.3)" --duration "$RESTART_S" --settle-timeout 120
 sleep 4; collector_term; term_rc=$TERM_RC; term_ms=$TERM_MS; collector_start
 [ "$term_rc" = 0 ] && check collector-term ok || check collector-term "exit code $term_rc after SIGTERM"
-wait_load; finish collector-term "{\"exit_code\": \"$term_rc\", \"drain_ms\": $term_ms}"
+wait_load; finish collector-term "{\"exit_code\": \"$term_rc\", \"drain_ms\": $term_ms}"; ch_truncate_hits
 
 # 5. Collector SIGKILLed under load: what sat in the in-memory queue is lost; measure it.
 log "collector-kill"
@@ -141,7 +142,7 @@ sleep 4
 queued=$(metric collector_queue_hits)
 in_memory=$(( $(metric collector_hits_accepted_total) - $(metric collector_hits_written_total) - $(metric collector_spooled_hits_total) ))
 collector_kill; collector_start
-wait_load; finish collector-kill "{\"queue_hits_at_kill\": $queued, \"in_memory_hits_at_kill\": $in_memory}"
+wait_load; finish collector-kill "{\"queue_hits_at_kill\": $queued, \"in_memory_hits_at_kill\": $in_memory}"; ch_truncate_hits
 
 # 6. Spool full: ClickHouse down, a 64 KiB spool and a 1000-hit queue; beacons must get 503 with
 # Retry-After, /readyz 503; after ClickHouse returns and the spool drains, 202s again.
@@ -169,13 +170,14 @@ read -r acc unk < <(python3 -c "import json; r=json.load(open('$OUT/spool-full.j
 site=$(python3 -c "import json; print(json.load(open('$OUT/spool-full.json'))['site'])")
 "$BIN/loadgen" --check-only "$acc" --unknown "$unk" --site "$site" --settle-timeout 120 >"$OUT/spool-full-check.json" \
   && check spool-full ok || check spool-full "rows != accepted after recovery: $(cat "$OUT/spool-full-check.json")"
+ch_truncate_hits
 collector_term; collector_start
 
 # 7. 3x overload (open loop at 3x max, ClickHouse up), then recovery at 30%.
 log "overload: $(rate 3) req/s offered for ${OVER_S}s"
 start_load overload-3x --mode rate --rate "$(rate 3)" --duration "$OVER_S" --connections 256 --timeout-ms 10000 \
   --settle-timeout 120 --max-requests "$(python3 -c "print(int($(rate 3) * $OVER_S) + 1000)")"
-wait_load; finish overload-3x
+wait_load; finish overload-3x; ch_truncate_hits
 start_load overload-recovery --mode rate --rate "$(rate 0.3)" --duration 5
 wait_load; finish overload-recovery
 

@@ -17,6 +17,13 @@ ch_pid() { cat "$WORK/clickhouse/server.pid" 2>/dev/null; }
 ch_kill() { local p; p=$(ch_pid); [ -n "$p" ] && kill -9 "$p" 2>/dev/null; sleep 0.5; rm -f "$WORK/clickhouse/server.pid"; }
 ch_pause() { kill -STOP "$(ch_pid)"; }
 ch_resume() { kill -CONT "$(ch_pid)"; }
+# Empties `hits` once a scenario is reconciled: every later reconciliation runs OPTIMIZE FINAL on
+# the table, and rewriting the steady run's ~30 M rows each time made the later scenarios race
+# ClickHouse's own merges for CPU and disk (the disk filled up in a full run).
+ch_truncate_hits() {
+  curl -sfS --data-binary "TRUNCATE TABLE \`$DB\`.hits" "http://127.0.0.1:$CH_HTTP/" >/dev/null \
+    || log "could not truncate hits (the next reconciliations only get slower)"
+}
 
 # --- the collector ----------------------------------------------------------------------------
 # Extra settings go in COLLECTOR_EXTRA_ENV ("KEY=value KEY2=value").
