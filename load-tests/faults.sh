@@ -157,8 +157,14 @@ python3 -c "import json,sys; t=json.load(open('$OUT/spool-full.json'))['tally'];
   && check spool-full ok || check spool-full "no 503 while queue and spool were full"
 [ "$ready" = 503 ] && check spool-full ok || check spool-full "/readyz answered $ready while full"
 ch_start
-for _ in $(seq 1 240); do [ "$(metric collector_spool_bytes)" = 0 ] && break; sleep 0.25; done
-log "spool-full: spool drained, checking recovery"
+# Recovered = the backlog is gone: the spool is empty and so is the queue (while ClickHouse was
+# down the queue filled up to its bound behind the full spool; with a 64 KiB spool, new beacons
+# that arrive while that backlog is still being shipped find no room and get 503, as they should).
+for _ in $(seq 1 240); do
+  [ "$(metric collector_spool_bytes)" = 0 ] && [ "$(metric collector_queue_hits)" = 0 ] && break
+  sleep 0.25
+done
+log "spool-full: spool and queue drained ($(metric collector_queue_hits) hits queued), checking recovery"
 sleep 1
 start_load spool-recovery --mode rate --rate "$(rate 0.01)" --duration 4 --beacon-share 1
 wait_load; finish spool-recovery
