@@ -260,6 +260,8 @@ async fn bridge_fingerprints(
         .collect();
     let rows = ch
         .query(FINGERPRINT_BRIDGES)
+        .bind(from)
+        .bind(to)
         .bind(midnights)
         .bind(from)
         .bind(to)
