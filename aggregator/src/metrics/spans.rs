@@ -145,7 +145,8 @@ pub async fn run(
     // changed days at their previous generation) is merged again only for the pages whose
     // day row changed; the others are carried. Any other month is merged whole.
     let mut whole = Vec::new();
-    let mut carried = 0usize;
+    let (mut carried, mut changed_pairs) = (0usize, 0usize);
+    let (mut changed_ms, mut merge_ms, mut carry_ms) = (0, 0, 0);
     for m in &months {
         let Some(previous) = (!force)
             .then(|| carry_base(m, &days, &spans, &changed_days))
@@ -163,6 +164,7 @@ pub async fn run(
             whole.push(m.clone());
             continue;
         };
+        let t = std::time::Instant::now();
         let pairs: Vec<u64> = ch
             .query(queries::JOB_PAGE_SPANS_CHANGED)
             .bind(version)
@@ -174,7 +176,10 @@ pub async fn run(
             .bind(&month_days)
             .fetch_all()
             .await?;
+        changed_ms += t.elapsed().as_millis();
+        changed_pairs += pairs.len();
         let end = next_month_start(m).unwrap_or_else(|| date_of_day(49_672));
+        let t = std::time::Instant::now();
         if !pairs.is_empty() {
             merge_months(
                 ch,
@@ -187,6 +192,8 @@ pub async fn run(
             )
             .await?;
         }
+        merge_ms += t.elapsed().as_millis();
+        let t = std::time::Instant::now();
         ch.query(queries::JOB_PAGE_SPANS_MONTH_CARRY)
             .bind(version)
             .bind(format!("{m}-01"))
@@ -196,12 +203,17 @@ pub async fn run(
             .execute()
             .await?;
         carried += 1;
+        carry_ms += t.elapsed().as_millis();
     }
     merge_months(ch, version, &days, &spans, &changed_days, &whole, &[]).await?;
     tracing::debug!(
         days = changed_days.len(),
         months = months.len(),
         months_carried = carried,
+        changed_pairs,
+        changed_ms,
+        merge_ms,
+        carry_ms,
         days_ms,
         months_ms = started.elapsed().as_millis() - days_ms,
         "job page_spans steps"
