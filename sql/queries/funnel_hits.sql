@@ -7,7 +7,7 @@
 -- The walk through the steps happens in Rust (metrics/funnel.rs): matching ordered steps
 -- within a window from every start is a fold ClickHouse 18.16 cannot express
 -- (no arrayFold; windowFunnel gives only the level, not the step times nor who dropped).
--- params: site String = 'shop.example', from DateTime = 1767571200, to DateTime = 1767830400, paths Array(String) = ['/','/pricing'], prefixes Array(String) = ['/blog/'], events Array(String) = ['signup']
+-- params: site String = 'shop.example', from DateTime = 1767571200, to DateTime = 1767830400, from2 DateTime = 1767571200, to2 DateTime = 1767830400, paths Array(String) = ['/','/pricing'], prefixes Array(String) = ['/blog/'], events Array(String) = ['signup']
 SELECT f_visitor, f_person, account_id, f_ts, f_event, f_type, f_path, f_name
 FROM
 (
@@ -18,6 +18,9 @@ FROM
         toDate(min(received_at)) AS f_day
     FROM hits
     WHERE site = ? AND received_at >= toDateTime(?) AND received_at < toDateTime(?)
+      -- The same range on the key's toDate(received_at), implied by the one above: 18.16
+      -- skips the other days by the primary key only with this (else a day scans the month).
+      AND toDate(received_at) >= toDate(toDateTime(?)) AND toDate(received_at) <= toDate(toDateTime(?) - 1)
       AND type IN ('pageview', 'event') AND is_bot = 0 AND visitor_id != ''
       AND ((type = 'pageview' AND (has(CAST(? AS Array(String)), path) OR arrayExists(x -> startsWith(path, x), CAST(? AS Array(String)))))
            OR (type = 'event' AND has(CAST(? AS Array(String)), event_name)))

@@ -6,7 +6,7 @@
 -- under a new event_id: the first by (ts_ms, event_id) stays, as in the sessionizer); copies
 -- on other days sort next to each other, and the job keeps one per span, as funnel_hits.sql
 -- does for one site and range.
--- params: from DateTime = 1767571200, to DateTime = 1767830400, paths Array(String) = ['/','/pricing'], prefixes Array(String) = ['/blog/'], events Array(String) = ['signup']
+-- params: from DateTime = 1767571200, to DateTime = 1767830400, from2 DateTime = 1767571200, to2 DateTime = 1767830400, paths Array(String) = ['/','/pricing'], prefixes Array(String) = ['/blog/'], events Array(String) = ['signup']
 SELECT f_day, f_site, f_visitor, f_person, account_id, f_ts, f_event, f_type, f_path, f_name
 FROM
 (
@@ -16,6 +16,9 @@ FROM
         path AS f_path, event_name AS f_name, client_id AS f_client
     FROM hits
     WHERE received_at >= toDateTime(?) AND received_at < toDateTime(?)
+      -- The same range on the key's toDate(received_at), implied by the one above: 18.16
+      -- skips the other days by the primary key only with this (else a day scans the month).
+      AND toDate(received_at) >= toDate(toDateTime(?)) AND toDate(received_at) <= toDate(toDateTime(?) - 1)
       AND type IN ('pageview', 'event') AND is_bot = 0 AND visitor_id != ''
       AND ((type = 'pageview' AND (has(CAST(? AS Array(String)), path) OR arrayExists(x -> startsWith(path, x), CAST(? AS Array(String)))))
            OR (type = 'event' AND has(CAST(? AS Array(String)), event_name)))

@@ -311,10 +311,13 @@ pub async fn run(
         let mut changes: BTreeMap<String, DayChange> = BTreeMap::new();
         if let (Some(lo), Some(hi)) = (missing.first(), missing.last()) {
             let hi_end = parse_date(hi).map(|n| super::range::date_of_day(n + 1));
+            let (from, to) = (secs(lo), secs(hi_end.as_deref().unwrap_or(last)));
             let fetched: Vec<SpanHit> = ch
                 .query(queries::FUNNEL_SPAN_HITS)
-                .bind(secs(lo))
-                .bind(secs(hi_end.as_deref().unwrap_or(last)))
+                .bind(from)
+                .bind(to)
+                .bind(from)
+                .bind(to)
                 .bind(&exact)
                 .bind(&prefixes)
                 .bind(&events)

@@ -166,6 +166,8 @@ async fn from_hits(
         .bind(site)
         .bind(from)
         .bind(to)
+        .bind(from)
+        .bind(to)
         .bind(exact)
         .bind(prefixes)
         .bind(events)
