@@ -19,6 +19,7 @@ JOBS = [
     ("commit_generations", {"job": "'mailings'", "buckets": "['m1','m2']",
                             "fingerprints": "['x','y']"}),
     ("job_page_spans_days", {}),
+    ("job_page_spans_sums", {}),
     ("job_page_spans_months", {}),
     ("job_funnel_spans", {}),
     ("job_funnel_steps", {}),
