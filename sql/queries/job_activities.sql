@@ -51,17 +51,17 @@ FROM
                       -- Client ids in the first 30 minutes of a day that the visitor's web
                       -- hits also carried in the last 30 minutes of the day before.
                       SELECT site, visitor_id, client_id,
-                             toDate(received_at) + (toUInt32(received_at) % 86400 >= 84600) AS m
+                             toDate(received_at) + (ts_ms >= (toUInt64(toDate(received_at)) + 1) * 86400000 - 1800000) AS m
                       FROM hits
-                      -- Band hits (received in the first or last 30 minutes of their day: received_at is
-                      -- the second of ts_ms), at the ends of each day's rows: PREWHERE reads little else.
-                      PREWHERE received_at >= toDateTime(?) - 86400 AND received_at < toDateTime(?)
-                           AND (toUInt32(received_at) % 86400 < 1800 OR toUInt32(received_at) % 86400 >= 84600)
-                      WHERE client_id != '' AND is_bot = 0 AND visitor_id != ''
+                      -- Band hits, at the ends of a day's received_at range: PREWHERE reads little else.
+                      PREWHERE ts_ms < toUInt64(toDate(received_at)) * 86400000 + 1800000
+                            OR ts_ms >= (toUInt64(toDate(received_at)) + 1) * 86400000 - 1800000
+                      WHERE received_at >= toDateTime(?) - 86400 AND received_at < toDateTime(?)
+                        AND client_id != '' AND is_bot = 0 AND visitor_id != ''
                         AND type IN ('pageview', 'event', 'ping', 'outbound', 'download')
                       GROUP BY site, visitor_id, client_id, m
-                      HAVING min(toUInt32(received_at) % 86400 >= 84600) = 0
-                         AND max(toUInt32(received_at) % 86400 >= 84600) = 1
+                      HAVING min(ts_ms >= (toUInt64(toDate(received_at)) + 1) * 86400000 - 1800000) = 0
+                         AND max(ts_ms >= (toUInt64(toDate(received_at)) + 1) * 86400000 - 1800000) = 1
                          AND has(CAST(? AS Array(Date)), m)
                   ))
             GROUP BY toDate(received_at), client_id = '', if(client_id = '', toString(event_id), site),
@@ -94,17 +94,17 @@ FROM
               AND (client_id = '' OR (concat(site, ''), visitor_id, client_id, toDate(received_at) + 0) NOT IN
                   (
                       SELECT site, visitor_id, client_id,
-                             toDate(received_at) + (toUInt32(received_at) % 86400 >= 84600) AS m
+                             toDate(received_at) + (ts_ms >= (toUInt64(toDate(received_at)) + 1) * 86400000 - 1800000) AS m
                       FROM hits
-                      -- Band hits (received in the first or last 30 minutes of their day: received_at is
-                      -- the second of ts_ms), at the ends of each day's rows: PREWHERE reads little else.
-                      PREWHERE received_at >= toDateTime(?) - 86400 AND received_at < toDateTime(?)
-                           AND (toUInt32(received_at) % 86400 < 1800 OR toUInt32(received_at) % 86400 >= 84600)
-                      WHERE client_id != '' AND is_bot = 0 AND visitor_id != ''
+                      -- Band hits, at the ends of a day's received_at range: PREWHERE reads little else.
+                      PREWHERE ts_ms < toUInt64(toDate(received_at)) * 86400000 + 1800000
+                            OR ts_ms >= (toUInt64(toDate(received_at)) + 1) * 86400000 - 1800000
+                      WHERE received_at >= toDateTime(?) - 86400 AND received_at < toDateTime(?)
+                        AND client_id != '' AND is_bot = 0 AND visitor_id != ''
                         AND type IN ('pageview', 'event', 'ping', 'outbound', 'download')
                       GROUP BY site, visitor_id, client_id, m
-                      HAVING min(toUInt32(received_at) % 86400 >= 84600) = 0
-                         AND max(toUInt32(received_at) % 86400 >= 84600) = 1
+                      HAVING min(ts_ms >= (toUInt64(toDate(received_at)) + 1) * 86400000 - 1800000) = 0
+                         AND max(ts_ms >= (toUInt64(toDate(received_at)) + 1) * 86400000 - 1800000) = 1
                          AND has(CAST(? AS Array(Date)), m)
                   ))
             GROUP BY toDate(received_at), client_id = '', if(client_id = '', toString(event_id), site),

@@ -39,7 +39,7 @@
 -- The hits of a visitor's day are sorted once, as tuples (ts_ms, event_id, flags, path,
 -- person, client_id): sorting each column by a key array costs a tuple sort per column. Only
 -- pageviews carry their path into the arrays (strings in them are most of the GROUP BY's cost).
--- params: version UInt64 = 7, goal_events Array(String) = ['signup'], goal_paths Array(String) = ['/thank-you'], from DateTime = 1767571200, to DateTime = 1767830400, days Array(String) = ['2026-01-05','2026-01-06','2026-01-07'], parts UInt64 = 1, part UInt64 = 0, bridge_from DateTime = 1767571200, bridge_to DateTime = 1767830400, bridge_days Array(String) = ['2026-01-05','2026-01-06','2026-01-07'], version UInt64 = 7, goal_events Array(String) = ['signup'], goal_paths Array(String) = ['/thank-you'], from DateTime = 1767571200, to DateTime = 1767830400, bridge_from DateTime = 1767571200, bridge_to DateTime = 1767830400, bridge_days Array(String) = ['2026-01-05','2026-01-06','2026-01-07'], days Array(String) = ['2026-01-05','2026-01-06','2026-01-07'], parts UInt64 = 1, part UInt64 = 0, days Array(String) = ['2026-01-05','2026-01-06','2026-01-07']
+-- params: version UInt64 = 7, goal_events Array(String) = ['signup'], goal_paths Array(String) = ['/thank-you'], from DateTime = 1767571200, to DateTime = 1767830400, days Array(String) = ['2026-01-05','2026-01-06','2026-01-07'], parts UInt64 = 1, part UInt64 = 0, bridge_from DateTime = 1767571200, bridge_to DateTime = 1767830400, bridge_days Array(String) = ['2026-01-05','2026-01-06','2026-01-07'], version UInt64 = 7, goal_events Array(String) = ['signup'], goal_paths Array(String) = ['/thank-you'], bridge_from DateTime = 1767571200, bridge_to DateTime = 1767830400, bridge_days Array(String) = ['2026-01-05','2026-01-06','2026-01-07'], from DateTime = 1767571200, to DateTime = 1767830400, days Array(String) = ['2026-01-05','2026-01-06','2026-01-07'], parts UInt64 = 1, part UInt64 = 0, days Array(String) = ['2026-01-05','2026-01-06','2026-01-07']
 INSERT INTO r_pageviews_v2
 SELECT
     day, toUInt64(?) AS version, site, visitor_id,
@@ -117,18 +117,18 @@ FROM
         (
             SELECT cityHash64(site, visitor_id)
             FROM hits
-            -- Band hits (received in the first or last 30 minutes of their day: received_at is
-            -- the second of ts_ms), at the ends of each day's rows: PREWHERE reads little else.
-            PREWHERE received_at >= toDateTime(?) - 86400 AND received_at < toDateTime(?) + 86400
-                 AND (toUInt32(received_at) % 86400 < 1800 OR toUInt32(received_at) % 86400 >= 84600)
-            WHERE type IN ('pageview', 'event', 'ping', 'outbound', 'download')
+            -- Band hits, at the ends of a day's received_at range: PREWHERE reads little else.
+            PREWHERE ts_ms < toUInt64(toDate(received_at)) * 86400000 + 1800000
+                  OR ts_ms >= (toUInt64(toDate(received_at)) + 1) * 86400000 - 1800000
+            WHERE received_at >= toDateTime(?) - 86400 AND received_at < toDateTime(?) + 86400
+              AND type IN ('pageview', 'event', 'ping', 'outbound', 'download')
               AND is_bot = 0 AND visitor_id != ''
             -- m: the day after the midnight a band hit is next to (a hit late in its day is
             -- next to the following midnight).
             GROUP BY site, visitor_id,
-                     toDate(received_at) + (toUInt32(received_at) % 86400 >= 84600) AS m
-            HAVING min(toUInt32(received_at) % 86400 >= 84600) = 0
-               AND max(toUInt32(received_at) % 86400 >= 84600) = 1
+                     toDate(received_at) + (ts_ms >= (toUInt64(toDate(received_at)) + 1) * 86400000 - 1800000) AS m
+            HAVING min(ts_ms >= (toUInt64(toDate(received_at)) + 1) * 86400000 - 1800000) = 0
+               AND max(ts_ms >= (toUInt64(toDate(received_at)) + 1) * 86400000 - 1800000) = 1
                AND (has(CAST(? AS Array(Date)) AS bd, m) OR has(bd, m - 1))
         )
     )
@@ -246,24 +246,24 @@ FROM
                     if(type = 'pageview', path, ''), person_id, client_id))) AS raw
             FROM hits
             -- Only the bridge visitors' rows are read past PREWHERE.
-            PREWHERE received_at >= toDateTime(?) - 86400 AND received_at < toDateTime(?) + 86400
-                 AND cityHash64(site, visitor_id) IN
+            PREWHERE cityHash64(site, visitor_id) IN
             (
                 SELECT cityHash64(site, visitor_id)
                 FROM hits
-                -- Band hits (received in the first or last 30 minutes of their day: received_at is
-                -- the second of ts_ms), at the ends of each day's rows: PREWHERE reads little else.
-                PREWHERE received_at >= toDateTime(?) - 86400 AND received_at < toDateTime(?) + 86400
-                     AND (toUInt32(received_at) % 86400 < 1800 OR toUInt32(received_at) % 86400 >= 84600)
-                WHERE type IN ('pageview', 'event', 'ping', 'outbound', 'download')
+                -- Band hits, at the ends of a day's received_at range: PREWHERE reads little else.
+                PREWHERE ts_ms < toUInt64(toDate(received_at)) * 86400000 + 1800000
+                      OR ts_ms >= (toUInt64(toDate(received_at)) + 1) * 86400000 - 1800000
+                WHERE received_at >= toDateTime(?) - 86400 AND received_at < toDateTime(?) + 86400
+                  AND type IN ('pageview', 'event', 'ping', 'outbound', 'download')
                   AND is_bot = 0 AND visitor_id != ''
                 GROUP BY site, visitor_id,
-                         toDate(received_at) + (toUInt32(received_at) % 86400 >= 84600) AS m
-                HAVING min(toUInt32(received_at) % 86400 >= 84600) = 0
-                   AND max(toUInt32(received_at) % 86400 >= 84600) = 1
+                         toDate(received_at) + (ts_ms >= (toUInt64(toDate(received_at)) + 1) * 86400000 - 1800000) AS m
+                HAVING min(ts_ms >= (toUInt64(toDate(received_at)) + 1) * 86400000 - 1800000) = 0
+                   AND max(ts_ms >= (toUInt64(toDate(received_at)) + 1) * 86400000 - 1800000) = 1
                    AND (has(CAST(? AS Array(Date)) AS bd, m) OR has(bd, m - 1))
             )
-            WHERE (has(CAST(? AS Array(Date)) AS cd, toDate(received_at))
+            WHERE received_at >= toDateTime(?) - 86400 AND received_at < toDateTime(?) + 86400
+              AND (has(CAST(? AS Array(Date)) AS cd, toDate(received_at))
                    OR has(cd, toDate(received_at) + 1) OR has(cd, toDate(received_at) - 1))
               AND type IN ('pageview', 'event', 'ping', 'outbound', 'download')
               AND is_bot = 0 AND visitor_id != ''
