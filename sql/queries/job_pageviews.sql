@@ -113,7 +113,10 @@ FROM
           AND cityHash64(visitor_id) % ? = ?
         GROUP BY day, site, visitor_id
         -- Bridge visitors of the midnights before and after the days: branch 2 takes them.
-        HAVING cityHash64(site, visitor_id) NOT IN
+        -- GLOBAL: HAVING runs where the shards' groups are merged, and there a plain subquery
+        -- on a sharded table reads only that node's part (distributed_product_mode = local),
+        -- which let the other shard's bridge visitors through twice in cluster mode.
+        HAVING cityHash64(site, visitor_id) GLOBAL NOT IN
         (
             SELECT cityHash64(site, visitor_id)
             FROM hits
