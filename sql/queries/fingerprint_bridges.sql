@@ -7,6 +7,9 @@
 -- neighbour alone. Same measure as fingerprint_days.sql (count, id bits, latest ts_ms), over
 -- distinct event ids, so merges folding replayed copies do not move it (the rows are few); a
 -- midnight without bridge visitors has no row.
+-- Every received_at range is also bound on toDate(received_at), the hits key's second column:
+-- 18.16 does not derive that bound from a received_at range, and without it one day's read
+-- scanned most of its month.
 -- params: from DateTime = 1767657600, to DateTime = 1767830400, midnights Array(String) = ['2026-01-06','2026-01-07'], from2 DateTime = 1767657600, to2 DateTime = 1767830400, from3 DateTime = 1767657600, to3 DateTime = 1767830400, midnights3 Array(String) = ['2026-01-06','2026-01-07']
 SELECT
     toString(m) AS midnight,
@@ -33,7 +36,8 @@ FROM
                 -- Band hits, at the ends of a day's received_at range: PREWHERE reads little else.
                 PREWHERE ts_ms < toUInt64(toDate(received_at)) * 86400000 + 1800000
                       OR ts_ms >= (toUInt64(toDate(received_at)) + 1) * 86400000 - 1800000
-                WHERE received_at >= toDateTime(?) - 86400 AND received_at < toDateTime(?)
+                WHERE received_at >= (toDateTime(?) - 86400 AS lo_10) AND received_at < (toDateTime(?) AS hi_10)
+              AND toDate(received_at) >= toDate(lo_10) AND toDate(received_at) <= toDate(hi_10)
                   AND type IN ('pageview', 'event', 'ping', 'outbound', 'download')
                   AND is_bot = 0 AND visitor_id != ''
                   AND has(CAST(? AS Array(Date)),
@@ -43,7 +47,8 @@ FROM
                    AND max(ts_ms >= (toUInt64(toDate(received_at)) + 1) * 86400000 - 1800000) = 1
             )
         )
-        WHERE received_at >= toDateTime(?) - 86400 AND received_at < toDateTime(?)
+        WHERE received_at >= (toDateTime(?) - 86400 AS lo_11) AND received_at < (toDateTime(?) AS hi_11)
+              AND toDate(received_at) >= toDate(lo_11) AND toDate(received_at) <= toDate(hi_11)
           AND type IN ('pageview', 'event', 'ping', 'outbound', 'download')
           AND is_bot = 0 AND visitor_id != ''
     )
@@ -56,7 +61,8 @@ FROM
         -- Band hits, at the ends of a day's received_at range: PREWHERE reads little else.
         PREWHERE ts_ms < toUInt64(toDate(received_at)) * 86400000 + 1800000
               OR ts_ms >= (toUInt64(toDate(received_at)) + 1) * 86400000 - 1800000
-        WHERE received_at >= toDateTime(?) - 86400 AND received_at < toDateTime(?)
+        WHERE received_at >= (toDateTime(?) - 86400 AS lo_12) AND received_at < (toDateTime(?) AS hi_12)
+              AND toDate(received_at) >= toDate(lo_12) AND toDate(received_at) <= toDate(hi_12)
           AND type IN ('pageview', 'event', 'ping', 'outbound', 'download')
           AND is_bot = 0 AND visitor_id != ''
           AND has(CAST(? AS Array(Date)),

@@ -13,6 +13,9 @@
 -- first_seen is kept from the last committed generation of the day, so the change feed's
 -- cursor (first_seen, ts_ms, activity_id) never sends a row twice and never skips one that
 -- appears late (a replayed batch gets the first_seen of the run that first saw it).
+-- Every received_at range is also bound on toDate(received_at), the hits key's second column:
+-- 18.16 does not derive that bound from a received_at range, and without it one day's read
+-- scanned most of its month.
 -- params: version UInt64 = 7, days Array(String) = ['2026-01-05','2026-01-06','2026-01-07'], from DateTime = 1767571200, to DateTime = 1767830400, retry_from DateTime = 1767571200, retry_to DateTime = 1767830400, retry_days Array(String) = ['2026-01-05','2026-01-06','2026-01-07'], event_goal_names Array(String) = ['signup'], event_goal_values Array(String) = ['signup'], path_goal_names Array(String) = ['thanks'], path_goal_values Array(String) = ['/thank-you'], days2 Array(String) = ['2026-01-05','2026-01-06','2026-01-07'], from2 DateTime = 1767571200, to2 DateTime = 1767830400, retry_from2 DateTime = 1767571200, retry_to2 DateTime = 1767830400, retry_days2 Array(String) = ['2026-01-05','2026-01-06','2026-01-07'], first_day String = '2026-01-05', last_day String = '2026-01-07', visit_days Array(String) = ['2026-01-05','2026-01-06','2026-01-07'], source_version UInt64 = 7, visit_days2 Array(String) = ['2026-01-05','2026-01-06','2026-01-07'], first_day2 String = '2026-01-05', last_day2 String = '2026-01-07', days3 Array(String) = ['2026-01-05','2026-01-06','2026-01-07']
 INSERT INTO r_activities
 SELECT
@@ -42,7 +45,8 @@ FROM
                           (ts_ms, toString(event_id))) AS f
             FROM hits
             WHERE has(CAST(? AS Array(Date)), toDate(received_at))
-              AND received_at >= toDateTime(?) AND received_at < toDateTime(?)
+              AND received_at >= (toDateTime(?) AS lo_5) AND received_at < (toDateTime(?) AS hi_5)
+              AND toDate(received_at) >= toDate(lo_5) AND toDate(received_at) <= toDate(hi_5)
               AND person_id != '' AND type IN ('open', 'click', 'event')
               -- concat(site, '') and + 0: no key expression in the tuple, or 18.16 runs the
               -- subquery for the primary key index on every analysis pass (~0.2 s per run).
@@ -56,7 +60,8 @@ FROM
                       -- Band hits, at the ends of a day's received_at range: PREWHERE reads little else.
                       PREWHERE ts_ms < toUInt64(toDate(received_at)) * 86400000 + 1800000
                             OR ts_ms >= (toUInt64(toDate(received_at)) + 1) * 86400000 - 1800000
-                      WHERE received_at >= toDateTime(?) - 86400 AND received_at < toDateTime(?)
+                      WHERE received_at >= (toDateTime(?) - 86400 AS lo_6) AND received_at < (toDateTime(?) AS hi_6)
+              AND toDate(received_at) >= toDate(lo_6) AND toDate(received_at) <= toDate(hi_6)
                         AND client_id != '' AND is_bot = 0 AND visitor_id != ''
                         AND type IN ('pageview', 'event', 'ping', 'outbound', 'download')
                       GROUP BY site, visitor_id, client_id, m
@@ -89,7 +94,8 @@ FROM
                     arrayFilter((g, v) -> c_type = 'pageview' AND v = c_path, CAST(? AS Array(String)), CAST(? AS Array(String)))) AS goals
             FROM hits
             WHERE has(CAST(? AS Array(Date)), toDate(received_at))
-              AND received_at >= toDateTime(?) AND received_at < toDateTime(?)
+              AND received_at >= (toDateTime(?) AS lo_7) AND received_at < (toDateTime(?) AS hi_7)
+              AND toDate(received_at) >= toDate(lo_7) AND toDate(received_at) <= toDate(hi_7)
               AND person_id != '' AND type IN ('pageview', 'event')
               AND (client_id = '' OR (concat(site, ''), visitor_id, client_id, toDate(received_at) + 0) NOT IN
                   (
@@ -99,7 +105,8 @@ FROM
                       -- Band hits, at the ends of a day's received_at range: PREWHERE reads little else.
                       PREWHERE ts_ms < toUInt64(toDate(received_at)) * 86400000 + 1800000
                             OR ts_ms >= (toUInt64(toDate(received_at)) + 1) * 86400000 - 1800000
-                      WHERE received_at >= toDateTime(?) - 86400 AND received_at < toDateTime(?)
+                      WHERE received_at >= (toDateTime(?) - 86400 AS lo_8) AND received_at < (toDateTime(?) AS hi_8)
+              AND toDate(received_at) >= toDate(lo_8) AND toDate(received_at) <= toDate(hi_8)
                         AND client_id != '' AND is_bot = 0 AND visitor_id != ''
                         AND type IN ('pageview', 'event', 'ping', 'outbound', 'download')
                       GROUP BY site, visitor_id, client_id, m

@@ -39,6 +39,9 @@
 -- The hits of a visitor's day are sorted once, as tuples (ts_ms, event_id, flags, path,
 -- person, client_id): sorting each column by a key array costs a tuple sort per column. Only
 -- pageviews carry their path into the arrays (strings in them are most of the GROUP BY's cost).
+-- Every received_at range is also bound on toDate(received_at), the hits key's second column:
+-- 18.16 does not derive that bound from a received_at range, and without it one day's read
+-- scanned most of its month.
 -- params: version UInt64 = 7, goal_events Array(String) = ['signup'], goal_paths Array(String) = ['/thank-you'], from DateTime = 1767571200, to DateTime = 1767830400, days Array(String) = ['2026-01-05','2026-01-06','2026-01-07'], parts UInt64 = 1, part UInt64 = 0, bridge_from DateTime = 1767571200, bridge_to DateTime = 1767830400, bridge_days Array(String) = ['2026-01-05','2026-01-06','2026-01-07'], version UInt64 = 7, goal_events Array(String) = ['signup'], goal_paths Array(String) = ['/thank-you'], bridge_from DateTime = 1767571200, bridge_to DateTime = 1767830400, bridge_days Array(String) = ['2026-01-05','2026-01-06','2026-01-07'], from DateTime = 1767571200, to DateTime = 1767830400, days Array(String) = ['2026-01-05','2026-01-06','2026-01-07'], parts UInt64 = 1, part UInt64 = 0, days Array(String) = ['2026-01-05','2026-01-06','2026-01-07']
 INSERT INTO r_pageviews_v2
 SELECT
@@ -106,7 +109,8 @@ FROM
             arrayFilter((x, n) -> n = 1, sorted,
                         arrayEnumerateUniq(arrayMap(x -> (x.6 = '', if(x.6 = '', x.2, x.6)), sorted))) AS h
         FROM hits
-        WHERE received_at >= toDateTime(?) AND received_at < toDateTime(?)
+        WHERE received_at >= (toDateTime(?) AS lo_1) AND received_at < (toDateTime(?) AS hi_1)
+              AND toDate(received_at) >= toDate(lo_1) AND toDate(received_at) <= toDate(hi_1)
           AND has(CAST(? AS Array(Date)), toDate(received_at))
           AND type IN ('pageview', 'event', 'ping', 'outbound', 'download')
           AND is_bot = 0 AND visitor_id != ''
@@ -123,7 +127,8 @@ FROM
             -- Band hits, at the ends of a day's received_at range: PREWHERE reads little else.
             PREWHERE ts_ms < toUInt64(toDate(received_at)) * 86400000 + 1800000
                   OR ts_ms >= (toUInt64(toDate(received_at)) + 1) * 86400000 - 1800000
-            WHERE received_at >= toDateTime(?) - 86400 AND received_at < toDateTime(?) + 86400
+            WHERE received_at >= (toDateTime(?) - 86400 AS lo_2) AND received_at < (toDateTime(?) + 86400 AS hi_2)
+              AND toDate(received_at) >= toDate(lo_2) AND toDate(received_at) <= toDate(hi_2)
               AND type IN ('pageview', 'event', 'ping', 'outbound', 'download')
               AND is_bot = 0 AND visitor_id != ''
             -- m: the day after the midnight a band hit is next to (a hit late in its day is
@@ -256,7 +261,8 @@ FROM
                 -- Band hits, at the ends of a day's received_at range: PREWHERE reads little else.
                 PREWHERE ts_ms < toUInt64(toDate(received_at)) * 86400000 + 1800000
                       OR ts_ms >= (toUInt64(toDate(received_at)) + 1) * 86400000 - 1800000
-                WHERE received_at >= toDateTime(?) - 86400 AND received_at < toDateTime(?) + 86400
+                WHERE received_at >= (toDateTime(?) - 86400 AS lo_3) AND received_at < (toDateTime(?) + 86400 AS hi_3)
+              AND toDate(received_at) >= toDate(lo_3) AND toDate(received_at) <= toDate(hi_3)
                   AND type IN ('pageview', 'event', 'ping', 'outbound', 'download')
                   AND is_bot = 0 AND visitor_id != ''
                 GROUP BY site, visitor_id,
@@ -265,7 +271,8 @@ FROM
                    AND max(ts_ms >= (toUInt64(toDate(received_at)) + 1) * 86400000 - 1800000) = 1
                    AND (has(CAST(? AS Array(Date)) AS bd, m) OR has(bd, m - 1))
             )
-            WHERE received_at >= toDateTime(?) - 86400 AND received_at < toDateTime(?) + 86400
+            WHERE received_at >= (toDateTime(?) - 86400 AS lo_4) AND received_at < (toDateTime(?) + 86400 AS hi_4)
+              AND toDate(received_at) >= toDate(lo_4) AND toDate(received_at) <= toDate(hi_4)
               AND (has(CAST(? AS Array(Date)) AS cd, toDate(received_at))
                    OR has(cd, toDate(received_at) + 1) OR has(cd, toDate(received_at) - 1))
               AND type IN ('pageview', 'event', 'ping', 'outbound', 'download')
