@@ -55,6 +55,19 @@ pub struct DayHit {
     pub hit: super::funnel::FunnelHit,
 }
 
+impl DayHit {
+    /// The order a day's hits are kept in, as the day read sorts them: site, visitor, then
+    /// time with the event id breaking ties.
+    pub fn order(&self) -> (&str, &str, u64, &str) {
+        (
+            &self.site,
+            &self.hit.visitor,
+            self.hit.ts_ms,
+            &self.hit.event_id,
+        )
+    }
+}
+
 impl From<SpanHit> for DayHit {
     fn from(h: SpanHit) -> Self {
         Self {
@@ -261,26 +274,12 @@ mod tests {
                     &format!("e{}", i % 11),
                 ));
             }
-            v.sort_by(|a, b| {
-                (&a.site, &a.hit.visitor, a.hit.ts_ms, &a.hit.event_id).cmp(&(
-                    &b.site,
-                    &b.hit.visitor,
-                    b.hit.ts_ms,
-                    &b.hit.event_id,
-                ))
-            });
+            v.sort_by(|a, b| a.order().cmp(&b.order()));
             days.push(v);
         }
         let slices: Vec<&[DayHit]> = days.iter().map(Vec::as_slice).collect();
         let mut expected: Vec<&DayHit> = days.iter().flatten().collect();
-        expected.sort_by(|a, b| {
-            (&a.site, &a.hit.visitor, a.hit.ts_ms, &a.hit.event_id).cmp(&(
-                &b.site,
-                &b.hit.visitor,
-                b.hit.ts_ms,
-                &b.hit.event_id,
-            ))
-        });
+        expected.sort_by(|a, b| a.order().cmp(&b.order()));
         let got = merge_days(&slices);
         assert_eq!(got.len(), 160);
         // Same hits in the same order, down to which day's copy comes first.

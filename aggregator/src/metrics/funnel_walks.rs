@@ -235,14 +235,7 @@ mod tests {
                 },
             });
         }
-        out.sort_by(|a, b| {
-            (&a.site, &a.hit.visitor, a.hit.ts_ms, &a.hit.event_id).cmp(&(
-                &b.site,
-                &b.hit.visitor,
-                b.hit.ts_ms,
-                &b.hit.event_id,
-            ))
-        });
+        out.sort_by(|a, b| a.order().cmp(&b.order()));
         out
     }
 
@@ -250,14 +243,7 @@ mod tests {
     /// merged, replayed copies dropped, `funnel::walks` per site; those reaching step 1.
     fn reference(def: &FunnelDef, days: &[Vec<DayHit>]) -> BTreeMap<VisitorKey, VisitorWalk> {
         let mut all: Vec<&DayHit> = days.iter().flatten().collect();
-        all.sort_by(|a, b| {
-            (&a.site, &a.hit.visitor, a.hit.ts_ms, &a.hit.event_id).cmp(&(
-                &b.site,
-                &b.hit.visitor,
-                b.hit.ts_ms,
-                &b.hit.event_id,
-            ))
-        });
+        all.sort_by(|a, b| a.order().cmp(&b.order()));
         all.dedup_by(|a, b| a.hit.event_id == b.hit.event_id);
         let mut out = BTreeMap::new();
         for site in all.chunk_by(|a, b| a.site == b.site) {
@@ -321,14 +307,7 @@ mod tests {
                             }
                         }
                     }
-                    new.sort_by(|a, b| {
-                        (&a.site, &a.hit.visitor, a.hit.ts_ms, &a.hit.event_id).cmp(&(
-                            &b.site,
-                            &b.hit.visitor,
-                            b.hit.ts_ms,
-                            &b.hit.event_id,
-                        ))
-                    });
+                    new.sort_by(|a, b| a.order().cmp(&b.order()));
                     let old_gen = if d < days.len() { Some(gens[d]) } else { None };
                     let change = DayChange {
                         old: changes
