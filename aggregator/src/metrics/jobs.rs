@@ -12,6 +12,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::time::Instant;
 
+use clickhouse::query::Query;
 use clickhouse::Client;
 
 use super::day_plan::{midnights_around, own_changed, plan_days, NO_BRIDGE};
@@ -143,17 +144,39 @@ async fn commit(
         .await
 }
 
+/// The first and last of some days ('YYYY-MM-DD', unparsable ones left out) as day numbers,
+/// and the `received_at` range [from, to) in Unix seconds that holds them (days before 1970
+/// clamp to 0, days past 2106 to the end of DateTime).
+struct DaySpan {
+    first: i64,
+    last: i64,
+    from: u32,
+    to: u32,
+}
+
+fn day_span(days: &[String]) -> Option<DaySpan> {
+    let numbers = days.iter().filter_map(|d| parse_date(d));
+    let (first, last) = numbers.fold(None, |acc: Option<(i64, i64)>, n| match acc {
+        None => Some((n, n)),
+        Some((lo, hi)) => Some((lo.min(n), hi.max(n))),
+    })?;
+    let secs = |day: i64| (day.max(0) as u64 * 86_400).min(u64::from(u32::MAX)) as u32;
+    Some(DaySpan {
+        first,
+        last,
+        from: secs(first),
+        to: secs(last + 1),
+    })
+}
+
 /// Bridge fingerprints of `midnights`; a midnight without bridge visitors is [`NO_BRIDGE`].
 async fn bridge_fingerprints(
     ch: &Client,
     midnights: &[String],
 ) -> Result<BTreeMap<String, String>, clickhouse::error::Error> {
-    let numbers: Vec<i64> = midnights.iter().filter_map(|d| parse_date(d)).collect();
-    let (Some(first), Some(last)) = (numbers.iter().min(), numbers.iter().max()) else {
+    let Some(DaySpan { from, to, .. }) = day_span(midnights) else {
         return Ok(BTreeMap::new());
     };
-    let from = (*first as u64 * 86_400).min(u64::from(u32::MAX)) as u32;
-    let to = ((*last as u64 + 1) * 86_400).min(u64::from(u32::MAX)) as u32;
     let mut out: BTreeMap<String, String> = midnights
         .iter()
         .map(|m| (m.clone(), NO_BRIDGE.to_string()))
@@ -206,48 +229,36 @@ pub async fn run_days(
         version: 0,
         buckets: Vec::new(),
     };
-    let numbers: Vec<i64> = days.iter().filter_map(|d| parse_date(d)).collect();
-    let (Some(first), Some(last)) = (numbers.iter().min(), numbers.iter().max()) else {
+    // The received_at range lets ClickHouse skip partitions; `days` picks the exact days.
+    let Some(DaySpan {
+        first,
+        last,
+        from,
+        to,
+    }) = day_span(&days)
+    else {
         return Ok(report);
     };
-    // The received_at range lets ClickHouse skip partitions; `days` picks the exact days.
-    let from = (*first as u64 * 86_400).min(u64::from(u32::MAX)) as u32;
-    let to = ((*last as u64 + 1) * 86_400).min(u64::from(u32::MAX)) as u32;
     let watermark_ms = started.elapsed().as_millis() as u64;
     let parts = session_parts(&days, &current);
     for part in 0..parts {
-        // Branch 1 (each visitor-day alone, but the bridge visitors), then branch 2 (those
-        // over the neighbour days too; its bridge set is read in PREWHERE, before its WHERE),
-        // binds in the order of the file.
-        ch.query(queries::JOB_PAGEVIEWS)
-            .bind(version)
-            .bind(goals.events())
-            .bind(goals.paths())
-            .bind(from)
-            .bind(to)
-            .bind(&days)
+        // Binds in the order of the file. Branch 1 (each visitor-day alone): goals, its days,
+        // its part, then the bridge visitors it leaves out. Branch 2 (those visitors over the
+        // neighbour days too): goals, its bridge set (PREWHERE), its days, its part, the days
+        // it writes.
+        let head = |q: Query| q.bind(version).bind(goals.events()).bind(goals.paths());
+        let range = |q: Query| q.bind(from).bind(to).bind(&days);
+        let q = range(head(ch.query(queries::JOB_PAGEVIEWS)))
+            .bind(parts)
+            .bind(part);
+        let q = range(range(head(range(q))))
             .bind(parts)
             .bind(part)
-            .bind(from)
-            .bind(to)
-            .bind(&days)
-            .bind(version)
-            .bind(goals.events())
-            .bind(goals.paths())
-            .bind(from)
-            .bind(to)
-            .bind(&days)
-            .bind(from)
-            .bind(to)
-            .bind(&days)
-            .bind(parts)
-            .bind(part)
-            .bind(&days)
-            .execute()
-            .await?;
+            .bind(&days);
+        q.execute().await?;
     }
     let sessions_ms = started.elapsed().as_millis() as u64 - watermark_ms;
-    let (first_day, last_day) = (date_of_day(*first), date_of_day(*last));
+    let (first_day, last_day) = (date_of_day(first), date_of_day(last));
     // One query at a time: each already uses the server's threads, and two at once measured
     // more CPU in all on a two-core host, not less time.
     ch.query(queries::JOB_PAGE_DAILY)
@@ -378,6 +389,15 @@ mod tests {
         let committed = vec![("a".into(), "1".into(), 5), ("b".into(), "old".into(), 5)];
         assert_eq!(changed(&current, &committed, false), ["b", "c"]);
         assert_eq!(changed(&current, &committed, true), ["a", "b", "c"]);
+    }
+
+    #[test]
+    fn a_day_span_covers_its_days_whole() {
+        let days = ["2026-01-03", "bad", "2026-01-01"].map(String::from);
+        let span = day_span(&days).expect("two good days");
+        assert_eq!((span.first, span.last), (20454, 20456));
+        assert_eq!((span.from, span.to), (1_767_225_600, 1_767_484_800));
+        assert!(day_span(&["bad".to_string()]).is_none());
     }
 
     #[test]
