@@ -37,7 +37,7 @@ FROM
                 PREWHERE ts_ms < toUInt64(toDate(received_at)) * 86400000 + 1800000
                       OR ts_ms >= (toUInt64(toDate(received_at)) + 1) * 86400000 - 1800000
                 WHERE received_at >= (toDateTime(?) - 86400 AS lo_10) AND received_at < (toDateTime(?) AS hi_10)
-              AND toDate(received_at) >= toDate(lo_10) AND toDate(received_at) <= toDate(hi_10)
+                  AND toDate(received_at) >= toDate(lo_10) AND toDate(received_at) <= toDate(hi_10)
                   AND type IN ('pageview', 'event', 'ping', 'outbound', 'download')
                   AND is_bot = 0 AND visitor_id != ''
                   AND has(CAST(? AS Array(Date)),
@@ -48,7 +48,7 @@ FROM
             )
         )
         WHERE received_at >= (toDateTime(?) - 86400 AS lo_11) AND received_at < (toDateTime(?) AS hi_11)
-              AND toDate(received_at) >= toDate(lo_11) AND toDate(received_at) <= toDate(hi_11)
+          AND toDate(received_at) >= toDate(lo_11) AND toDate(received_at) <= toDate(hi_11)
           AND type IN ('pageview', 'event', 'ping', 'outbound', 'download')
           AND is_bot = 0 AND visitor_id != ''
     )
@@ -62,7 +62,7 @@ FROM
         PREWHERE ts_ms < toUInt64(toDate(received_at)) * 86400000 + 1800000
               OR ts_ms >= (toUInt64(toDate(received_at)) + 1) * 86400000 - 1800000
         WHERE received_at >= (toDateTime(?) - 86400 AS lo_12) AND received_at < (toDateTime(?) AS hi_12)
-              AND toDate(received_at) >= toDate(lo_12) AND toDate(received_at) <= toDate(hi_12)
+          AND toDate(received_at) >= toDate(lo_12) AND toDate(received_at) <= toDate(hi_12)
           AND type IN ('pageview', 'event', 'ping', 'outbound', 'download')
           AND is_bot = 0 AND visitor_id != ''
           AND has(CAST(? AS Array(Date)),

@@ -61,7 +61,7 @@ FROM
                       PREWHERE ts_ms < toUInt64(toDate(received_at)) * 86400000 + 1800000
                             OR ts_ms >= (toUInt64(toDate(received_at)) + 1) * 86400000 - 1800000
                       WHERE received_at >= (toDateTime(?) - 86400 AS lo_6) AND received_at < (toDateTime(?) AS hi_6)
-              AND toDate(received_at) >= toDate(lo_6) AND toDate(received_at) <= toDate(hi_6)
+                        AND toDate(received_at) >= toDate(lo_6) AND toDate(received_at) <= toDate(hi_6)
                         AND client_id != '' AND is_bot = 0 AND visitor_id != ''
                         AND type IN ('pageview', 'event', 'ping', 'outbound', 'download')
                       GROUP BY site, visitor_id, client_id, m
@@ -106,7 +106,7 @@ FROM
                       PREWHERE ts_ms < toUInt64(toDate(received_at)) * 86400000 + 1800000
                             OR ts_ms >= (toUInt64(toDate(received_at)) + 1) * 86400000 - 1800000
                       WHERE received_at >= (toDateTime(?) - 86400 AS lo_8) AND received_at < (toDateTime(?) AS hi_8)
-              AND toDate(received_at) >= toDate(lo_8) AND toDate(received_at) <= toDate(hi_8)
+                        AND toDate(received_at) >= toDate(lo_8) AND toDate(received_at) <= toDate(hi_8)
                         AND client_id != '' AND is_bot = 0 AND visitor_id != ''
                         AND type IN ('pageview', 'event', 'ping', 'outbound', 'download')
                       GROUP BY site, visitor_id, client_id, m

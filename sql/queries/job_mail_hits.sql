@@ -9,6 +9,6 @@ INSERT INTO r_mail_hits
 SELECT toDate(received_at), toUInt64(?), mailing_id, event_id, type, person_id, link_id, verdict, ts_ms
 FROM hits
 WHERE received_at >= (toDateTime(?) AS lo_9) AND received_at < (toDateTime(?) AS hi_9)
-              AND toDate(received_at) >= toDate(lo_9) AND toDate(received_at) <= toDate(hi_9)
+  AND toDate(received_at) >= toDate(lo_9) AND toDate(received_at) <= toDate(hi_9)
   AND has(CAST(? AS Array(Date)), toDate(received_at))
   AND type IN ('open', 'click') AND mailing_id != ''

@@ -110,7 +110,7 @@ FROM
                         arrayEnumerateUniq(arrayMap(x -> (x.6 = '', if(x.6 = '', x.2, x.6)), sorted))) AS h
         FROM hits
         WHERE received_at >= (toDateTime(?) AS lo_1) AND received_at < (toDateTime(?) AS hi_1)
-              AND toDate(received_at) >= toDate(lo_1) AND toDate(received_at) <= toDate(hi_1)
+          AND toDate(received_at) >= toDate(lo_1) AND toDate(received_at) <= toDate(hi_1)
           AND has(CAST(? AS Array(Date)), toDate(received_at))
           AND type IN ('pageview', 'event', 'ping', 'outbound', 'download')
           AND is_bot = 0 AND visitor_id != ''
@@ -262,7 +262,7 @@ FROM
                 PREWHERE ts_ms < toUInt64(toDate(received_at)) * 86400000 + 1800000
                       OR ts_ms >= (toUInt64(toDate(received_at)) + 1) * 86400000 - 1800000
                 WHERE received_at >= (toDateTime(?) - 86400 AS lo_3) AND received_at < (toDateTime(?) + 86400 AS hi_3)
-              AND toDate(received_at) >= toDate(lo_3) AND toDate(received_at) <= toDate(hi_3)
+                  AND toDate(received_at) >= toDate(lo_3) AND toDate(received_at) <= toDate(hi_3)
                   AND type IN ('pageview', 'event', 'ping', 'outbound', 'download')
                   AND is_bot = 0 AND visitor_id != ''
                 GROUP BY site, visitor_id,
