@@ -5,8 +5,7 @@
 //! for a day or a month reads one row instead of walking the raw hits of the range.
 //!
 //! The same job writes, per funnel, the steps each known person's timeline reached into
-//! `r_funnel_steps` (bucket `{funnel}|steps`, recomputed when any day or the definition
-//! changed), which the activity change feed serves as `funnel_step` activities.
+//! `r_funnel_steps` (`funnel_steps.rs`).
 //!
 //! Watermark: a span's fingerprint is a hash of the funnel's definition and the generations
 //! of job "days" of its days (a new hit changes its day's generation), then `#` and the
@@ -19,8 +18,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use clickhouse::Client;
 
-use super::activity_cache::{self, PersonActivity};
-use super::funnel::{summarize, FunnelDef, FunnelHit, VisitorWalk};
+use super::funnel::{summarize, FunnelDef, VisitorWalk};
 use super::funnel_cache::{self, DayHit, SpanHit};
 use super::funnel_walks::{self, changed_visitors, DayChange, VisitorKey};
 use super::jobs::JobReport;
@@ -132,58 +130,6 @@ fn span_rows(
     rows
 }
 
-/// A person's visits and events as funnel hits, sorted (one person = one walker), as the
-/// person timeline walks them.
-fn person_hits(acts: &[&PersonActivity]) -> Vec<FunnelHit> {
-    let mut hits = Vec::new();
-    for a in acts {
-        if a.kind == "visit" {
-            for (i, (p, t)) in a.pages.iter().zip(&a.page_ts).enumerate() {
-                hits.push(FunnelHit {
-                    ts_ms: *t,
-                    event_id: format!("{}#{i}", a.event_id),
-                    kind: "pageview".into(),
-                    path: p.clone(),
-                    ..FunnelHit::default()
-                });
-            }
-        } else {
-            hits.push(FunnelHit {
-                ts_ms: a.ts_ms,
-                event_id: a.event_id.clone(),
-                kind: "event".into(),
-                name: a.event_name.clone(),
-                ..FunnelHit::default()
-            });
-        }
-    }
-    hits.sort_by(|a, b| (a.ts_ms, &a.event_id).cmp(&(b.ts_ms, &b.event_id)));
-    hits
-}
-
-/// The steps funnel `name` reached on each person's timeline: parallel arrays of person,
-/// time and the step as JSON.
-fn person_steps(
-    name: &str,
-    def: &FunnelDef,
-    acts: &[&PersonActivity],
-) -> (Vec<String>, Vec<u64>, Vec<String>) {
-    let (mut persons, mut times, mut details) = (Vec::new(), Vec::new(), Vec::new());
-    for person in acts.chunk_by(|a, b| a.person_id == b.person_id) {
-        let reached = super::funnel::walk(def, &person_hits(person));
-        for (i, t) in reached.into_iter().enumerate() {
-            let step = def.steps.get(i).map_or("", |s| s.name.as_str());
-            persons.push(person[0].person_id.clone());
-            times.push(t);
-            details.push(
-                serde_json::json!({ "funnel": name, "step": step, "step_index": i + 1 })
-                    .to_string(),
-            );
-        }
-    }
-    (persons, times, details)
-}
-
 /// Writes a span's rows (figures to r_funnel_spans, dropped persons to
 /// r_funnel_span_persons) as generation `version`.
 async fn write_span(
@@ -239,6 +185,44 @@ async fn write_span(
         .await
 }
 
+/// What one run works from: the committed generations of job "days" (`days`) and of this
+/// job (`done`), the CRM persons' fingerprint, and which database the cached hits belong to
+/// (the process may serve several).
+pub(super) struct Run<'a> {
+    pub ch: &'a Client,
+    pub version: u64,
+    pub force: bool,
+    pub database: &'a str,
+    pub persons_fp: &'a str,
+    pub days: &'a Committed,
+    pub done: &'a Committed,
+}
+
+/// The buckets a run wrote and the fingerprint each is committed with.
+#[derive(Default)]
+pub(super) struct Written {
+    buckets: Vec<String>,
+    fps: Vec<String>,
+}
+
+impl Written {
+    pub fn push(&mut self, bucket: String, fp: String) {
+        self.buckets.push(bucket);
+        self.fps.push(fp);
+    }
+}
+
+/// Where a run's time goes (RUST_LOG=aggregator::metrics=debug; refresh_bench shows it).
+#[derive(Default)]
+struct Timings {
+    read_ms: u128,
+    diff_ms: u128,
+    walk_ms: u128,
+    write_ms: u128,
+    whole_months: usize,
+    held_rows: usize,
+}
+
 /// Runs the job as generation `version`.
 pub async fn run(
     ch: &Client,
@@ -247,241 +231,47 @@ pub async fn run(
 ) -> Result<JobReport, clickhouse::error::Error> {
     let funnels: Vec<(String, String)> = ch.query(queries::FUNNELS_ALL).fetch_all().await?;
     let persons_fp: String = ch.query(queries::FINGERPRINT_PERSONS).fetch_one().await?;
-    // Which database the cached hits belong to (the process may serve several).
     let database: String = ch.query(queries::JOB_FUNNEL_CACHE_KEY).fetch_one().await?;
     let days = committed(ch, "days").await?;
     let done = committed(ch, JOB).await?;
-    let mut report = JobReport {
-        job: JOB,
-        version: 0,
-        buckets: Vec::new(),
+    let run = Run {
+        ch,
+        version,
+        force,
+        database: &database,
+        persons_fp: &persons_fp,
+        days: &days,
+        done: &done,
     };
-    let mut fps = Vec::new();
-    // Where a run's time goes (RUST_LOG=aggregator::metrics=debug; refresh_bench shows it).
+    let mut out = Written::default();
+    let mut t = Timings::default();
     let started = std::time::Instant::now();
-    let (mut read_ms, mut sort_ms, mut walk_ms, mut write_ms) = (0u128, 0u128, 0u128, 0u128);
-    let (mut whole_months, mut held_rows) = (0usize, 0usize);
     for (name, text) in &funnels {
         // A stored definition is validated on PUT; one that no longer reads is skipped here
         // and answered (with its error) by the API.
-        let Ok(def) = serde_json::from_str::<FunnelDef>(text) else {
-            continue;
-        };
-        let (exact, prefixes, events) = def.filters();
-        // The spans to recompute, then the hits of all of them in one query.
-        let mut due = Vec::new();
-        for (b, fp) in wanted(name, text, &days) {
-            let fp = format!("{fp}#{persons_fp}");
-            if !force && done.get(&b).is_some_and(|(f, _)| *f == fp) {
-                continue;
-            }
-            let span = b.rsplit('|').next().unwrap_or_default();
-            if let Some((start, end)) = span_dates(span) {
-                due.push((b, fp, start, end));
-            }
+        if let Ok(def) = serde_json::from_str::<FunnelDef>(text) {
+            spans_of(&run, (name, text, &def), &mut out, &mut t).await?;
         }
-        let first = due.iter().map(|d| d.2.as_str()).min();
-        let last = due.iter().map(|d| d.3.as_str()).max();
-        let (Some(first), Some(last)) = (first, last) else {
-            continue;
-        };
-        let secs = |d: &str| {
-            parse_date(d).map_or(0, |n| {
-                (n.max(0) as u64 * 86_400).min(u32::MAX as u64) as u32
-            })
-        };
-        // Read only the days of [first, last) whose generation changed since the cached copy.
-        let in_range: Vec<(&str, u64)> = days
-            .range::<str, _>((
-                std::ops::Bound::Included(first),
-                std::ops::Bound::Excluded(last),
-            ))
-            .map(|(d, (_, g))| (d.as_str(), *g))
-            .collect();
-        let inputs = format!("{}#{persons_fp}", def_hash(text));
-        let mut cached = funnel_cache::take(&database, name, &inputs);
-        if force {
-            // A forced run reads every day again; the next runs reuse what it read.
-            cached.days.clear();
-            cached.months.clear();
-        }
-        let t = std::time::Instant::now();
-        let missing = cached.missing(&in_range);
-        // What changed on each day read again: which visitors' hits differ from the copy held.
-        let mut changes: BTreeMap<String, DayChange> = BTreeMap::new();
-        if let (Some(lo), Some(hi)) = (missing.first(), missing.last()) {
-            let hi_end = parse_date(hi).map(|n| super::range::date_of_day(n + 1));
-            let (from, to) = (secs(lo), secs(hi_end.as_deref().unwrap_or(last)));
-            let fetched: Vec<SpanHit> = ch
-                .query(queries::FUNNEL_SPAN_HITS)
-                .bind(from)
-                .bind(to)
-                .bind(from)
-                .bind(to)
-                .bind(&exact)
-                .bind(&prefixes)
-                .bind(&events)
-                .fetch_all()
-                .await?;
-            read_ms += t.elapsed().as_millis();
-            let mut by_day: BTreeMap<&str, Vec<DayHit>> =
-                missing.iter().map(|d| (*d, Vec::new())).collect();
-            for h in fetched {
-                if let Some(v) = by_day.get_mut(h.day.as_str()) {
-                    v.push(DayHit::from(h));
-                }
-            }
-            let t = std::time::Instant::now();
-            for (d, v) in by_day {
-                let gen = in_range
-                    .iter()
-                    .find(|(x, _)| *x == d)
-                    .map_or(0, |(_, g)| *g);
-                let held = cached.days.get(d);
-                let change = DayChange {
-                    old: held.map(|(g, _)| *g),
-                    visitors: changed_visitors(held.map_or(&[][..], |(_, h)| h.as_slice()), &v),
-                };
-                changes.insert(d.to_string(), change);
-                cached
-                    .days
-                    .insert(d.to_string(), (gen, std::sync::Arc::new(v)));
-            }
-            sort_ms += t.elapsed().as_millis();
-        }
-        for (b, fp, start, end) in due {
-            let t = std::time::Instant::now();
-            let span_days: Vec<(&str, u64, &[DayHit])> = in_range
-                .iter()
-                .filter(|(d, _)| *d >= start.as_str() && *d < end.as_str())
-                .filter_map(|(d, _)| cached.days.get(*d).map(|(g, v)| (*d, *g, v.as_slice())))
-                .collect();
-            let span = b.rsplit('|').next().unwrap_or_default().to_string();
-            let rows = if span.len() == 7 {
-                // A month: the walks held, brought up to date, or every visitor walked.
-                let held = cached
-                    .months
-                    .remove(&span)
-                    .and_then(|held| funnel_walks::update(&def, held, &span_days, &changes));
-                let month = match held {
-                    Some(m) => m,
-                    None => {
-                        whole_months += 1;
-                        funnel_walks::walk_all(&def, &span_days)
-                    }
-                };
-                let rows = span_rows(&def, &funnel_walks::sites(&span_days), &month.walks);
-                cached.months.insert(span, month);
-                rows
-            } else {
-                let day = funnel_walks::walk_all(&def, &span_days);
-                span_rows(&def, &funnel_walks::sites(&span_days), &day.walks)
-            };
-            walk_ms += t.elapsed().as_millis();
-            let t = std::time::Instant::now();
-            write_span(ch, (name, &start, &end, version), rows).await?;
-            write_ms += t.elapsed().as_millis();
-            report.buckets.push(b);
-            fps.push(fp);
-        }
-        // Months no longer due keep their walks only while their days are held unchanged.
-        let held_days: BTreeMap<&str, u64> = cached
-            .days
-            .iter()
-            .map(|(d, (g, _))| (d.as_str(), *g))
-            .collect();
-        cached.months.retain(|_, m| {
-            m.days
-                .iter()
-                .all(|(d, g)| held_days.get(d.as_str()) == Some(g))
-        });
-        held_rows += cached.rows();
-        funnel_cache::put(&database, name, cached);
     }
-    // Each funnel's steps on every person's timeline, when any day or the definition changed.
-    let all_days: Vec<String> = days.iter().map(|(d, (_, g))| format!("{d}:{g}")).collect();
-    let days_hash = def_hash(&all_days.join(","));
     let spans_ms = started.elapsed().as_millis();
-    let mut steps_due = Vec::new();
-    for (name, text) in &funnels {
-        let Ok(def) = serde_json::from_str::<FunnelDef>(text) else {
-            continue;
-        };
-        let b = bucket(name, "steps");
-        let fp = format!("{}:{days_hash}#{persons_fp}", def_hash(text));
-        let previous = done.get(&b).map_or(0, |(_, g)| *g);
-        if !force && done.get(&b).is_some_and(|(f, _)| *f == fp) {
-            continue;
-        }
-        steps_due.push((name, def, b, fp, previous));
-    }
-    let mut acts_ms = 0u128;
-    if !steps_due.is_empty() {
-        // Every person's activities, read only for the days whose generation changed since
-        // the copy the process holds (a forced run reads every day again).
-        let mut held = activity_cache::take(&database);
-        if force {
-            held.clear();
-        }
-        let wanted: Vec<(&str, u64)> = days.iter().map(|(d, (_, g))| (d.as_str(), *g)).collect();
-        let missing = activity_cache::missing(&mut held, &wanted);
-        if let (Some(first), Some(last)) = (missing.first(), missing.last()) {
-            let versions: Vec<u64> = missing
-                .iter()
-                .map(|d| days.get(*d).map_or(0, |(_, g)| *g))
-                .collect();
-            let fetched: Vec<PersonActivity> = ch
-                .query(queries::FUNNEL_PERSON_ACTIVITIES)
-                .bind(*first)
-                .bind(*last)
-                .bind(versions)
-                .bind(&missing)
-                .fetch_all()
-                .await?;
-            let mut by_day: BTreeMap<&str, Vec<PersonActivity>> =
-                missing.iter().map(|d| (*d, Vec::new())).collect();
-            for a in fetched {
-                if let Some(v) = by_day.get_mut(a.day.as_str()) {
-                    v.push(a);
-                }
-            }
-            for (d, v) in by_day {
-                let gen = days.get(d).map_or(0, |(_, g)| *g);
-                held.insert(d.to_string(), (gen, std::sync::Arc::new(v)));
-            }
-        }
-        let acts = activity_cache::timelines(&held);
-        acts_ms = started.elapsed().as_millis() - spans_ms;
-        for (name, def, b, fp, previous) in steps_due {
-            let (persons, times, details) = person_steps(name, &def, &acts);
-            ch.query(queries::JOB_FUNNEL_STEPS)
-                .bind(name)
-                .bind(version)
-                .bind(persons)
-                .bind(times)
-                .bind(details)
-                .bind(name)
-                .bind(previous)
-                .execute()
-                .await?;
-            report.buckets.push(b);
-            fps.push(fp);
-        }
-        drop(acts);
-        activity_cache::put(&database, held);
-    }
+    let steps_read_ms = super::funnel_steps::run(&run, &funnels, &mut out).await?;
     tracing::debug!(
-        buckets = report.buckets.len(),
-        read_ms,
-        diff_ms = sort_ms,
-        walk_ms,
-        whole_months,
-        held_rows,
-        write_ms,
+        buckets = out.buckets.len(),
+        read_ms = t.read_ms,
+        diff_ms = t.diff_ms,
+        walk_ms = t.walk_ms,
+        whole_months = t.whole_months,
+        held_rows = t.held_rows,
+        write_ms = t.write_ms,
         steps_ms = started.elapsed().as_millis() - spans_ms,
-        steps_read_ms = acts_ms,
+        steps_read_ms,
         "job funnels steps"
     );
+    let mut report = JobReport {
+        job: JOB,
+        version: 0,
+        buckets: out.buckets,
+    };
     if report.buckets.is_empty() {
         return Ok(report);
     }
@@ -489,11 +279,154 @@ pub async fn run(
         .bind(JOB)
         .bind(version)
         .bind(&report.buckets)
-        .bind(fps)
+        .bind(out.fps)
         .execute()
         .await?;
     report.version = version;
     Ok(report)
+}
+
+/// Recomputes the spans of one funnel whose fingerprint changed, from the hits the process
+/// holds per day (reading again only the days whose generation changed) and the visitors'
+/// month walks held between runs.
+async fn spans_of(
+    run: &Run<'_>,
+    (name, text, def): (&str, &str, &FunnelDef),
+    out: &mut Written,
+    t: &mut Timings,
+) -> Result<(), clickhouse::error::Error> {
+    let (exact, prefixes, events) = def.filters();
+    // The spans to recompute, then the hits of all of them in one query.
+    let mut due = Vec::new();
+    for (b, fp) in wanted(name, text, run.days) {
+        let fp = format!("{fp}#{}", run.persons_fp);
+        if !run.force && run.done.get(&b).is_some_and(|(f, _)| *f == fp) {
+            continue;
+        }
+        let span = b.rsplit('|').next().unwrap_or_default();
+        if let Some((start, end)) = span_dates(span) {
+            due.push((b, fp, start, end));
+        }
+    }
+    let first = due.iter().map(|d| d.2.as_str()).min();
+    let last = due.iter().map(|d| d.3.as_str()).max();
+    let (Some(first), Some(last)) = (first, last) else {
+        return Ok(());
+    };
+    let secs = |d: &str| {
+        parse_date(d).map_or(0, |n| {
+            (n.max(0) as u64 * 86_400).min(u32::MAX as u64) as u32
+        })
+    };
+    // Read only the days of [first, last) whose generation changed since the cached copy.
+    let in_range: Vec<(&str, u64)> = run
+        .days
+        .range::<str, _>((
+            std::ops::Bound::Included(first),
+            std::ops::Bound::Excluded(last),
+        ))
+        .map(|(d, (_, g))| (d.as_str(), *g))
+        .collect();
+    let inputs = format!("{}#{}", def_hash(text), run.persons_fp);
+    let mut cached = funnel_cache::take(run.database, name, &inputs);
+    if run.force {
+        // A forced run reads every day again; the next runs reuse what it read.
+        cached.days.clear();
+        cached.months.clear();
+    }
+    let started = std::time::Instant::now();
+    let missing = cached.missing(&in_range);
+    // What changed on each day read again: which visitors' hits differ from the copy held.
+    let mut changes: BTreeMap<String, DayChange> = BTreeMap::new();
+    if let (Some(lo), Some(hi)) = (missing.first(), missing.last()) {
+        let hi_end = parse_date(hi).map(|n| super::range::date_of_day(n + 1));
+        let (from, to) = (secs(lo), secs(hi_end.as_deref().unwrap_or(last)));
+        let fetched: Vec<SpanHit> = run
+            .ch
+            .query(queries::FUNNEL_SPAN_HITS)
+            .bind(from)
+            .bind(to)
+            .bind(from)
+            .bind(to)
+            .bind(&exact)
+            .bind(&prefixes)
+            .bind(&events)
+            .fetch_all()
+            .await?;
+        t.read_ms += started.elapsed().as_millis();
+        let mut by_day: BTreeMap<&str, Vec<DayHit>> =
+            missing.iter().map(|d| (*d, Vec::new())).collect();
+        for h in fetched {
+            if let Some(v) = by_day.get_mut(h.day.as_str()) {
+                v.push(DayHit::from(h));
+            }
+        }
+        let started = std::time::Instant::now();
+        for (d, v) in by_day {
+            let gen = in_range
+                .iter()
+                .find(|(x, _)| *x == d)
+                .map_or(0, |(_, g)| *g);
+            let held = cached.days.get(d);
+            let change = DayChange {
+                old: held.map(|(g, _)| *g),
+                visitors: changed_visitors(held.map_or(&[][..], |(_, h)| h.as_slice()), &v),
+            };
+            changes.insert(d.to_string(), change);
+            cached
+                .days
+                .insert(d.to_string(), (gen, std::sync::Arc::new(v)));
+        }
+        t.diff_ms += started.elapsed().as_millis();
+    }
+    for (b, fp, start, end) in due {
+        let started = std::time::Instant::now();
+        let span_days: Vec<(&str, u64, &[DayHit])> = in_range
+            .iter()
+            .filter(|(d, _)| *d >= start.as_str() && *d < end.as_str())
+            .filter_map(|(d, _)| cached.days.get(*d).map(|(g, v)| (*d, *g, v.as_slice())))
+            .collect();
+        let span = b.rsplit('|').next().unwrap_or_default().to_string();
+        let rows = if span.len() == 7 {
+            // A month: the walks held, brought up to date, or every visitor walked.
+            let held = cached
+                .months
+                .remove(&span)
+                .and_then(|held| funnel_walks::update(def, held, &span_days, &changes));
+            let month = match held {
+                Some(m) => m,
+                None => {
+                    t.whole_months += 1;
+                    funnel_walks::walk_all(def, &span_days)
+                }
+            };
+            let rows = span_rows(def, &funnel_walks::sites(&span_days), &month.walks);
+            cached.months.insert(span, month);
+            rows
+        } else {
+            let day = funnel_walks::walk_all(def, &span_days);
+            span_rows(def, &funnel_walks::sites(&span_days), &day.walks)
+        };
+        t.walk_ms += started.elapsed().as_millis();
+        let started = std::time::Instant::now();
+        write_span(run.ch, (name, &start, &end, run.version), rows).await?;
+        t.write_ms += started.elapsed().as_millis();
+        out.push(b, fp);
+    }
+    // Months no longer due keep their walks only while their days are held unchanged.
+    let held_days: BTreeMap<&str, u64> = cached
+        .days
+        .iter()
+        .map(|(d, (g, _))| (d.as_str(), *g))
+        .collect();
+    cached.months.retain(|_, m| {
+        m.days
+            .iter()
+            .all(|(d, g)| held_days.get(d.as_str()) == Some(g))
+    });
+    t.held_rows += cached.rows();
+    funnel_cache::put(run.database, name, cached);
+    Ok(())
 }
 
 #[cfg(test)]

@@ -9,6 +9,7 @@ mod day_plan;
 pub mod funnel;
 pub mod funnel_cache;
 pub mod funnel_spans;
+mod funnel_steps;
 pub mod funnel_walks;
 pub mod goals;
 pub mod jobs;
