@@ -30,21 +30,7 @@ FROM
             SELECT cityHash64(site, visitor_id)
             FROM
             (
-                SELECT site, visitor_id,
-                       toDate(received_at) + (ts_ms >= (toUInt64(toDate(received_at)) + 1) * 86400000 - 1800000) AS m
-                FROM hits
-                -- Band hits, at the ends of a day's received_at range: PREWHERE reads little else.
-                PREWHERE ts_ms < toUInt64(toDate(received_at)) * 86400000 + 1800000
-                      OR ts_ms >= (toUInt64(toDate(received_at)) + 1) * 86400000 - 1800000
-                WHERE received_at >= (toDateTime(?) - 86400 AS lo_10) AND received_at < (toDateTime(?) AS hi_10)
-                  AND toDate(received_at) >= toDate(lo_10) AND toDate(received_at) <= toDate(hi_10)
-                  AND type IN ('pageview', 'event', 'ping', 'outbound', 'download')
-                  AND is_bot = 0 AND visitor_id != ''
-                  AND has(CAST(? AS Array(Date)),
-                          toDate(received_at) + (ts_ms >= (toUInt64(toDate(received_at)) + 1) * 86400000 - 1800000))
-                GROUP BY site, visitor_id, m
-                HAVING min(ts_ms >= (toUInt64(toDate(received_at)) + 1) * 86400000 - 1800000) = 0
-                   AND max(ts_ms >= (toUInt64(toDate(received_at)) + 1) * 86400000 - 1800000) = 1
+                -- @include fragments/bridge_visitors.sql (n=10; keys=site, visitor_id; to=toDateTime(?); where=has(CAST(? AS Array(Date)), m))
             )
         )
         WHERE received_at >= (toDateTime(?) - 86400 AS lo_11) AND received_at < (toDateTime(?) AS hi_11)
@@ -55,21 +41,7 @@ FROM
     ARRAY JOIN [toDate(received_at), toDate(received_at) + 1] AS m
     WHERE (site, visitor_id, m) IN
     (
-        SELECT site, visitor_id,
-               toDate(received_at) + (ts_ms >= (toUInt64(toDate(received_at)) + 1) * 86400000 - 1800000) AS m
-        FROM hits
-        -- Band hits, at the ends of a day's received_at range: PREWHERE reads little else.
-        PREWHERE ts_ms < toUInt64(toDate(received_at)) * 86400000 + 1800000
-              OR ts_ms >= (toUInt64(toDate(received_at)) + 1) * 86400000 - 1800000
-        WHERE received_at >= (toDateTime(?) - 86400 AS lo_12) AND received_at < (toDateTime(?) AS hi_12)
-          AND toDate(received_at) >= toDate(lo_12) AND toDate(received_at) <= toDate(hi_12)
-          AND type IN ('pageview', 'event', 'ping', 'outbound', 'download')
-          AND is_bot = 0 AND visitor_id != ''
-          AND has(CAST(? AS Array(Date)),
-                  toDate(received_at) + (ts_ms >= (toUInt64(toDate(received_at)) + 1) * 86400000 - 1800000))
-        GROUP BY site, visitor_id, m
-        HAVING min(ts_ms >= (toUInt64(toDate(received_at)) + 1) * 86400000 - 1800000) = 0
-           AND max(ts_ms >= (toUInt64(toDate(received_at)) + 1) * 86400000 - 1800000) = 1
+        -- @include fragments/bridge_visitors.sql (n=12; keys=site, visitor_id; to=toDateTime(?); where=has(CAST(? AS Array(Date)), m))
     )
 )
 GROUP BY m

@@ -54,20 +54,7 @@ FROM
                   (
                       -- Client ids in the first 30 minutes of a day that the visitor's web
                       -- hits also carried in the last 30 minutes of the day before.
-                      SELECT site, visitor_id, client_id,
-                             toDate(received_at) + (ts_ms >= (toUInt64(toDate(received_at)) + 1) * 86400000 - 1800000) AS m
-                      FROM hits
-                      -- Band hits, at the ends of a day's received_at range: PREWHERE reads little else.
-                      PREWHERE ts_ms < toUInt64(toDate(received_at)) * 86400000 + 1800000
-                            OR ts_ms >= (toUInt64(toDate(received_at)) + 1) * 86400000 - 1800000
-                      WHERE received_at >= (toDateTime(?) - 86400 AS lo_6) AND received_at < (toDateTime(?) AS hi_6)
-                        AND toDate(received_at) >= toDate(lo_6) AND toDate(received_at) <= toDate(hi_6)
-                        AND client_id != '' AND is_bot = 0 AND visitor_id != ''
-                        AND type IN ('pageview', 'event', 'ping', 'outbound', 'download')
-                      GROUP BY site, visitor_id, client_id, m
-                      HAVING min(ts_ms >= (toUInt64(toDate(received_at)) + 1) * 86400000 - 1800000) = 0
-                         AND max(ts_ms >= (toUInt64(toDate(received_at)) + 1) * 86400000 - 1800000) = 1
-                         AND has(CAST(? AS Array(Date)), m)
+                      -- @include fragments/bridge_visitors.sql (n=6; keys=site, visitor_id, client_id; to=toDateTime(?); where=client_id != '' AND has(CAST(? AS Array(Date)), m))
                   ))
             GROUP BY toDate(received_at), client_id = '', if(client_id = '', toString(event_id), site),
                      if(client_id = '', '', visitor_id), client_id
@@ -99,20 +86,7 @@ FROM
               AND person_id != '' AND type IN ('pageview', 'event')
               AND (client_id = '' OR (concat(site, ''), visitor_id, client_id, toDate(received_at) + 0) NOT IN
                   (
-                      SELECT site, visitor_id, client_id,
-                             toDate(received_at) + (ts_ms >= (toUInt64(toDate(received_at)) + 1) * 86400000 - 1800000) AS m
-                      FROM hits
-                      -- Band hits, at the ends of a day's received_at range: PREWHERE reads little else.
-                      PREWHERE ts_ms < toUInt64(toDate(received_at)) * 86400000 + 1800000
-                            OR ts_ms >= (toUInt64(toDate(received_at)) + 1) * 86400000 - 1800000
-                      WHERE received_at >= (toDateTime(?) - 86400 AS lo_8) AND received_at < (toDateTime(?) AS hi_8)
-                        AND toDate(received_at) >= toDate(lo_8) AND toDate(received_at) <= toDate(hi_8)
-                        AND client_id != '' AND is_bot = 0 AND visitor_id != ''
-                        AND type IN ('pageview', 'event', 'ping', 'outbound', 'download')
-                      GROUP BY site, visitor_id, client_id, m
-                      HAVING min(ts_ms >= (toUInt64(toDate(received_at)) + 1) * 86400000 - 1800000) = 0
-                         AND max(ts_ms >= (toUInt64(toDate(received_at)) + 1) * 86400000 - 1800000) = 1
-                         AND has(CAST(? AS Array(Date)), m)
+                      -- @include fragments/bridge_visitors.sql (n=8; keys=site, visitor_id, client_id; to=toDateTime(?); where=client_id != '' AND has(CAST(? AS Array(Date)), m))
                   ))
             GROUP BY toDate(received_at), client_id = '', if(client_id = '', toString(event_id), site),
                      if(client_id = '', '', visitor_id), client_id

@@ -95,14 +95,11 @@ FROM
     (
         SELECT
             toDate(received_at) AS day, site, visitor_id,
-            -- Flags: bit 0 pageview, bit 1 goal, bits 2-3 source.
-            arraySort(groupArray((ts_ms, toString(event_id), toUInt8(
-                (type = 'pageview')
-                + 2 * ((type = 'event' AND has(CAST(? AS Array(String)), event_name))
-                       OR (type = 'pageview' AND has(CAST(? AS Array(String)), path)))
-                + 4 * multiIf(mailing_id != '' OR utm_medium = 'email' OR referrer_kind = 'email', 1,
-                              utm_campaign != '' OR referrer_kind = 'campaign', 2, 0)),
-                if(type = 'pageview', path, ''), person_id, client_id))) AS sorted,
+            -- (ts_ms, event_id, flags, path, person_id, client_id).
+            arraySort(groupArray((
+                ts_ms, toString(event_id),
+                -- @include fragments/hit_fields.sql
+            ))) AS sorted,
             -- A hit's identity: its client_id when it has one (a retry whose first answer was
             -- lost came again under a new event_id), else its event_id; the flag keeps the two
             -- kinds apart. The first hit of each identity stays.
@@ -123,21 +120,10 @@ FROM
         HAVING cityHash64(site, visitor_id) GLOBAL NOT IN
         (
             SELECT cityHash64(site, visitor_id)
-            FROM hits
-            -- Band hits, at the ends of a day's received_at range: PREWHERE reads little else.
-            PREWHERE ts_ms < toUInt64(toDate(received_at)) * 86400000 + 1800000
-                  OR ts_ms >= (toUInt64(toDate(received_at)) + 1) * 86400000 - 1800000
-            WHERE received_at >= (toDateTime(?) - 86400 AS lo_2) AND received_at < (toDateTime(?) + 86400 AS hi_2)
-              AND toDate(received_at) >= toDate(lo_2) AND toDate(received_at) <= toDate(hi_2)
-              AND type IN ('pageview', 'event', 'ping', 'outbound', 'download')
-              AND is_bot = 0 AND visitor_id != ''
-            -- m: the day after the midnight a band hit is next to (a hit late in its day is
-            -- next to the following midnight).
-            GROUP BY site, visitor_id,
-                     toDate(received_at) + (ts_ms >= (toUInt64(toDate(received_at)) + 1) * 86400000 - 1800000) AS m
-            HAVING min(ts_ms >= (toUInt64(toDate(received_at)) + 1) * 86400000 - 1800000) = 0
-               AND max(ts_ms >= (toUInt64(toDate(received_at)) + 1) * 86400000 - 1800000) = 1
-               AND (has(CAST(? AS Array(Date)) AS bd, m) OR has(bd, m - 1))
+            FROM
+            (
+                -- @include fragments/bridge_visitors.sql (n=2; keys=site, visitor_id; to=toDateTime(?) + 86400; where=has(CAST(? AS Array(Date)) AS bd, m) OR has(bd, m - 1))
+            )
         )
     )
 )
@@ -245,31 +231,20 @@ FROM
         (
             SELECT
                 site, visitor_id,
-                arraySort(groupArray((toDate(received_at), ts_ms, toString(event_id), toUInt8(
-                    (type = 'pageview')
-                    + 2 * ((type = 'event' AND has(CAST(? AS Array(String)), event_name))
-                           OR (type = 'pageview' AND has(CAST(? AS Array(String)), path)))
-                    + 4 * multiIf(mailing_id != '' OR utm_medium = 'email' OR referrer_kind = 'email', 1,
-                                  utm_campaign != '' OR referrer_kind = 'campaign', 2, 0)),
-                    if(type = 'pageview', path, ''), person_id, client_id))) AS raw
+                -- (day, ts_ms, event_id, flags, path, person_id, client_id).
+                arraySort(groupArray((
+                    toDate(received_at), ts_ms, toString(event_id),
+                    -- @include fragments/hit_fields.sql
+                ))) AS raw
             FROM hits
             -- Only the bridge visitors' rows are read past PREWHERE.
             PREWHERE cityHash64(site, visitor_id) IN
             (
                 SELECT cityHash64(site, visitor_id)
-                FROM hits
-                -- Band hits, at the ends of a day's received_at range: PREWHERE reads little else.
-                PREWHERE ts_ms < toUInt64(toDate(received_at)) * 86400000 + 1800000
-                      OR ts_ms >= (toUInt64(toDate(received_at)) + 1) * 86400000 - 1800000
-                WHERE received_at >= (toDateTime(?) - 86400 AS lo_3) AND received_at < (toDateTime(?) + 86400 AS hi_3)
-                  AND toDate(received_at) >= toDate(lo_3) AND toDate(received_at) <= toDate(hi_3)
-                  AND type IN ('pageview', 'event', 'ping', 'outbound', 'download')
-                  AND is_bot = 0 AND visitor_id != ''
-                GROUP BY site, visitor_id,
-                         toDate(received_at) + (ts_ms >= (toUInt64(toDate(received_at)) + 1) * 86400000 - 1800000) AS m
-                HAVING min(ts_ms >= (toUInt64(toDate(received_at)) + 1) * 86400000 - 1800000) = 0
-                   AND max(ts_ms >= (toUInt64(toDate(received_at)) + 1) * 86400000 - 1800000) = 1
-                   AND (has(CAST(? AS Array(Date)) AS bd, m) OR has(bd, m - 1))
+                FROM
+                (
+                    -- @include fragments/bridge_visitors.sql (n=3; keys=site, visitor_id; to=toDateTime(?) + 86400; where=has(CAST(? AS Array(Date)) AS bd, m) OR has(bd, m - 1))
+                )
             )
             WHERE received_at >= (toDateTime(?) - 86400 AS lo_4) AND received_at < (toDateTime(?) + 86400 AS hi_4)
               AND toDate(received_at) >= toDate(lo_4) AND toDate(received_at) <= toDate(hi_4)

@@ -1,10 +1,12 @@
-# The aggregator's SQL files (sql/queries/*.sql) as the tests run them: the `-- params:`
-# header of each file gives its placeholders' names and sample literals, bound client-side the
-# way the Rust client binds `?`; JOBS is the order the scheduler runs the metric jobs in.
+# The aggregator's SQL files (sql/queries/*.sql) as the tests run them: fragments expanded
+# (read_query, from sqlinclude.py, the same text aggregator/build.rs compiles in), the
+# `-- params:` header of each file gives its placeholders' names and sample literals, bound
+# client-side the way the Rust client binds `?`; JOBS is the order the scheduler runs the
+# metric jobs in. Read query files with read_query, never directly: a file's include lines
+# are comments until expanded.
 import re
-from pathlib import Path
 
-QUERIES = Path(__file__).resolve().parents[2] / "sql" / "queries"
+from sqlinclude import QUERIES, read_query  # noqa: F401
 
 # The metric jobs in the order the aggregator runs them, then the commits that make their
 # generation visible to readers; each with the parameters that differ from its file's defaults.
@@ -86,7 +88,7 @@ def bind(sql, values):
 
 
 def query_file(name, overrides=None):
-    sql = (QUERIES / f"{name}.sql").read_text()
+    sql = read_query(f"{name}.sql")
     ps = params(sql)
     values = [dict(ps, **(overrides or {}))[n] for n, _ in ps]
     return bind(sql, values)

@@ -15,6 +15,7 @@ import pytest
 
 from conftest import (QUERIES, ROOT, ClickHouse, ClickHouseError, free_port, load, query_file,
                       run_jobs, statements)
+from sqlfiles import read_query
 
 CLUSTER_SQL = ROOT / "sql" / "cluster"
 DB = "tracking_cluster_test"
@@ -115,7 +116,7 @@ def result_tables(single):
 def written_by_jobs():
     """The result tables some metric job still inserts into (older ones stay, unwritten)."""
     return {m for p in QUERIES.glob("job_*.sql")
-            for m in re.findall(r"^INSERT INTO (r_\w+)", p.read_text(), re.M)}
+            for m in re.findall(r"^INSERT INTO (r_\w+)", read_query(p), re.M)}
 
 
 def test_metric_jobs_write_the_same_results(loaded):
@@ -136,7 +137,7 @@ def test_metric_jobs_write_the_same_results(loaded):
 def read_queries():
     return sorted(p.stem for p in QUERIES.glob("*.sql")
                   if not re.search(r"^\s*INSERT", "\n".join(
-                      line for line in p.read_text().splitlines()
+                      line for line in read_query(p).splitlines()
                       if not line.startswith("--")), re.M))
 
 

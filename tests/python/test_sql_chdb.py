@@ -12,6 +12,7 @@ import uuid
 import pytest
 
 from conftest import ROOT, load
+from sqlfiles import read_query
 
 QUERIES = ROOT / "sql" / "queries"
 DAYS = "['2026-01-05','2026-01-06','2026-01-07']"
@@ -71,7 +72,7 @@ def run_all(engine, data):
     load(engine, db, data)
     for version in ("7", "8"):
         for name, overrides in PLAN:
-            sql = (QUERIES / name).read_text()
+            sql = read_query(name)
             names = {n for n, _, _ in params(sql)}
             extra = {k: version for k in ("version", "source_version") if k in names}
             given = {k: v.replace("{v}", version) for k, v in overrides.items()}
@@ -80,14 +81,14 @@ def run_all(engine, data):
     for path in sorted(QUERIES.glob("*.sql")):
         if path.name.startswith(("job_", "commit_", "funnel_put", "goal_put", "fingerprint_days")):
             continue
-        out[path.name] = engine.query(render(path.read_text()), db)
+        out[path.name] = engine.query(render(read_query(path)), db)
     # The mailing watermarks count distinct ids, so merges folding replayed copies (each
     # engine merges at its own pace) do not move them; the day watermark counts rows (cheaper
     # over millions of hits), so it is compared once both engines have folded everything.
     for table in ("hits", "mailing_sends", "persons"):
         engine.query(f"OPTIMIZE TABLE {table} FINAL", db)
     for path in sorted(QUERIES.glob("fingerprint_*.sql")):
-        again = engine.query(render(path.read_text()), db)
+        again = engine.query(render(read_query(path)), db)
         if path.name != "fingerprint_days.sql":
             assert again == out[path.name], f"{path.name} moved with a merge"
         out[path.name] = again
@@ -96,7 +97,7 @@ def run_all(engine, data):
 
 def test_every_query_has_a_params_header_matching_its_placeholders():
     for path in sorted(QUERIES.glob("*.sql")):
-        sql = path.read_text()
+        sql = read_query(path)
         assert sql.startswith("-- "), f"{path.name}: no leading comment saying what it is for"
         # The Rust client binds every `?` of the text, comments included.
         assert sql.count("?") == len(params(sql)), f"{path.name}: a `?` outside the params"
@@ -109,7 +110,7 @@ def test_writes_run_on_both_engines(clickhouse, chdb_engine):
         db = "sqlput_" + uuid.uuid4().hex[:8]
         engine.migrate(db)
         for name in ("funnel_put.sql", "goal_put.sql"):
-            engine.query(render((QUERIES / name).read_text()), db)
+            engine.query(render(read_query(name)), db)
         assert engine.query("SELECT count() FROM funnels", db).strip() == "1"
         assert engine.query("SELECT count() FROM goals", db).strip() == "1"
 

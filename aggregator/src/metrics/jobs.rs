@@ -71,8 +71,10 @@ pub struct JobReport {
 /// side edits at the same time).
 const JOB_MAIL_HITS: &str = include_str!("../../../sql/queries/job_mail_hits.sql");
 
-/// `sql/queries/fingerprint_bridges.sql` (here for the same reason).
-const FINGERPRINT_BRIDGES: &str = include_str!("../../../sql/queries/fingerprint_bridges.sql");
+/// `sql/queries/fingerprint_bridges.sql` (here for the same reason), its fragment includes
+/// expanded by `build.rs`.
+const FINGERPRINT_BRIDGES: &str =
+    include_str!(concat!(env!("OUT_DIR"), "/queries/fingerprint_bridges.sql"));
 
 /// Part of every day's fingerprint: bumped when job `Days` starts writing something new for
 /// every day (`out2`: `r_pageviews_v2` and `r_mail_hits`; `out3`: sessions across midnight and
