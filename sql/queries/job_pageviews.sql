@@ -51,16 +51,7 @@ SELECT
     sess_start[s] AS session_start_ms,
     sess_end[s] AS session_end_ms,
     t AS ts_ms, pv.2 AS event_id, pv.4 AS path,
-    toUInt8(prev_sess != s) AS is_entrance,
-    toUInt8(next_sess != s) AS is_exit,
-    toUInt8(prev_sess != s AND next_sess != s) AS is_bounce,
-    toUInt8(next_sess = s OR sess_end[s] > t) AS timed,
-    if(next_sess = s, next_ts, sess_end[s]) - t AS time_ms,
-    toUInt8(bitShiftRight(pv.3, 2) = 1) AS from_mailing,
-    toUInt8(bitShiftRight(pv.3, 2) = 2) AS from_campaign,
-    toUInt8(sess_goal_end[s] - g_cum + g_here > 0) AS converts_after,
-    toUInt8(v_n = 1) AS visit_first,
-    toUInt8(d_n = 1) AS day_first
+    -- @include fragments/pageview_facts.sql (ts=t; flags=pv.3)
 FROM
 (
     -- Two levels rather than one SELECT: 18.16 expands every alias reference into its whole
@@ -73,24 +64,9 @@ FROM
         arrayMap(x -> x.5, h) AS persons,
         arrayMap((g, i) -> toUInt8(i = 1 OR g > 1800000), arrayDifference(ts), arrayEnumerate(ts)) AS starts,
         arrayCumSum(starts) AS sess,
-        arrayCumSum(is_goal) AS gcum,
-        arrayPopFront(arrayPushBack(starts, 1)) AS is_last,
-        arrayFilter((x, st) -> st = 1, ts, starts) AS sess_start,
-        arrayFilter((x, l) -> l = 1, ts, is_last) AS sess_end,
-        arrayFilter((x, l) -> l = 1, gcum, is_last) AS sess_goal_end,
-        arrayFilter((x, pp) -> pp != '', sess, persons) AS pp_sess,
-        arrayFilter(x -> x != '', persons) AS pp_person,
-        arrayFilter((x, pv) -> pv = 1, h, is_pv) AS pv_h,
-        arrayMap(x -> x.1, pv_h) AS pv_ts,
-        arrayFilter((x, pv) -> pv = 1, sess, is_pv) AS pv_sess,
-        arrayPopFront(arrayPushBack(pv_ts, 0)) AS pv_next_ts,
-        arrayPopFront(arrayPushBack(pv_sess, 0)) AS pv_next_sess,
-        arrayPopBack(arrayPushFront(pv_sess, 0)) AS pv_prev_sess,
-        arrayFilter((x, pv) -> pv = 1, gcum, is_pv) AS pv_gcum,
-        arrayFilter((x, pv) -> pv = 1, is_goal, is_pv) AS pv_goal,
-        arrayMap(x -> x.4, pv_h) AS pv_path,
-        arrayEnumerateUniq(pv_sess, pv_path) AS pv_visit_n,
-        arrayEnumerateUniq(pv_path) AS pv_day_n
+        -- Per pageview, its path's first view in the day.
+        arrayEnumerateUniq(pv_path) AS pv_day_n,
+        -- @include fragments/session_arrays.sql (ts_at=1; path_at=4)
     FROM
     (
         SELECT
@@ -150,16 +126,7 @@ SELECT
     sess_start[s] AS session_start_ms,
     sess_end[s] AS session_end_ms,
     pv.2 AS ts_ms, pv.3 AS event_id, pv.5 AS path,
-    toUInt8(prev_sess != s) AS is_entrance,
-    toUInt8(next_sess != s) AS is_exit,
-    toUInt8(prev_sess != s AND next_sess != s) AS is_bounce,
-    toUInt8(next_sess = s OR sess_end[s] > pv.2) AS timed,
-    if(next_sess = s, next_ts, sess_end[s]) - pv.2 AS time_ms,
-    toUInt8(bitShiftRight(pv.4, 2) = 1) AS from_mailing,
-    toUInt8(bitShiftRight(pv.4, 2) = 2) AS from_campaign,
-    toUInt8(sess_goal_end[s] - g_cum + g_here > 0) AS converts_after,
-    toUInt8(v_n = 1) AS visit_first,
-    toUInt8(d_n = 1) AS day_first
+    -- @include fragments/pageview_facts.sql (ts=pv.2; flags=pv.4)
 FROM
 (
     -- Nested levels instead of one SELECT: 18.16 expands every alias reference into its
@@ -186,24 +153,9 @@ FROM
         -- and one continuing from the day before is 0.
         arrayFilter((d, f) -> f = 1, hday, k_first) AS k_days,
         arrayFilter((b, f) -> f = 1, arrayMap((s, st) -> s - st, sess, starts), k_first) AS day_base,
-        arrayCumSum(is_goal) AS gcum,
-        arrayPopFront(arrayPushBack(starts, toUInt8(1))) AS is_last,
-        arrayFilter((x, st) -> st = 1, ts, starts) AS sess_start,
-        arrayFilter((x, l) -> l = 1, ts, is_last) AS sess_end,
-        arrayFilter((x, l) -> l = 1, gcum, is_last) AS sess_goal_end,
-        arrayFilter((x, pp) -> pp != '', sess, persons) AS pp_sess,
-        arrayFilter(x -> x != '', persons) AS pp_person,
-        arrayFilter((x, pv) -> pv = 1, h, is_pv) AS pv_h,
-        arrayMap(x -> x.2, pv_h) AS pv_ts,
-        arrayFilter((x, pv) -> pv = 1, sess, is_pv) AS pv_sess,
-        arrayPopFront(arrayPushBack(pv_ts, toUInt64(0))) AS pv_next_ts,
-        arrayPopFront(arrayPushBack(pv_sess, toUInt64(0))) AS pv_next_sess,
-        arrayPopBack(arrayPushFront(pv_sess, toUInt64(0))) AS pv_prev_sess,
-        arrayFilter((x, pv) -> pv = 1, gcum, is_pv) AS pv_gcum,
-        arrayFilter((x, pv) -> pv = 1, is_goal, is_pv) AS pv_goal,
-        arrayMap(x -> x.5, pv_h) AS pv_path,
-        arrayEnumerateUniq(pv_sess, pv_path) AS pv_visit_n,
-        arrayEnumerateUniq(arrayMap(x -> x.1, pv_h), pv_path) AS pv_day_n
+        -- Per pageview, its path's first view in its day.
+        arrayEnumerateUniq(arrayMap(x -> x.1, pv_h), pv_path) AS pv_day_n,
+        -- @include fragments/session_arrays.sql (ts_at=2; path_at=5)
     FROM
     (
         SELECT
