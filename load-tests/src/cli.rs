@@ -48,6 +48,8 @@ loadgen: bounded pixel/beacon load against a collector on loopback, then a Click
   --watch-pidfile FILE   same, re-reading the pid (follows restarts)
   --window SECS          p99 per window of this length                [10]
   --json FILE            write the full report as JSON
+  --series FILE          write 2xx latency per 100 ms of due time as CSV (Unix ms, count,
+                         p50/p99/max ms), to line stalls up with ClickHouse's logs
 Exit: 0 all good, 1 counts or answers wrong, 64 bad flags.";
 
 /// Parsed flags.
@@ -91,6 +93,8 @@ pub struct Flags {
     pub window_s: u32,
     /// Report file.
     pub json: Option<PathBuf>,
+    /// Latency series file (per 100 ms).
+    pub series: Option<PathBuf>,
     /// Only create/migrate the database.
     pub migrate_only: bool,
     /// Only reconcile: the site must hold this many accepted hits.
@@ -276,6 +280,7 @@ pub fn parse(
             watch,
             window_s,
             json: map.get("--json").map(PathBuf::from),
+            series: map.get("--series").map(PathBuf::from),
             migrate_only: switches.contains("--migrate-only"),
             check_only: map.contains_key("--check-only").then_some(check_only),
             unknown,
@@ -306,6 +311,7 @@ const VALUED: &[&str] = &[
     "--watch-pidfile",
     "--window",
     "--json",
+    "--series",
     "--check-only",
     "--unknown",
 ];

@@ -121,6 +121,9 @@ pub struct Outcome {
     pub rejected_latency: Vec<Sample>,
     /// Wall time from the first ticket to the last answer.
     pub elapsed: Duration,
+    /// Wall clock (ms since the Unix epoch) when ticket 0 was due, to line the samples' `at_ms`
+    /// up with other logs (ClickHouse's query and part logs, the collector's).
+    pub started_unix_ms: u64,
 }
 
 struct Shared {
@@ -159,6 +162,10 @@ impl Shared {
 /// Runs the plan to its end (time or count) and returns what happened.
 pub async fn run(plan: Plan) -> Outcome {
     let start = Instant::now();
+    let started_unix_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0);
     let shared = Arc::new(Shared {
         deadline: start + plan.duration,
         next: AtomicU64::new(0),
@@ -171,7 +178,10 @@ pub async fn run(plan: Plan) -> Outcome {
             tokio::spawn(worker(shared.clone(), traffic))
         })
         .collect();
-    let mut out = Outcome::default();
+    let mut out = Outcome {
+        started_unix_ms,
+        ..Outcome::default()
+    };
     for w in workers {
         if let Ok(o) = w.await {
             out.tally.add(&o.tally);

@@ -62,6 +62,9 @@ impl Report {
     }
 }
 
+/// Bucket of `--series`: fine enough to see a ClickHouse insert (~100 ms) as its own stall.
+const SERIES_BUCKET_MS: u32 = 100;
+
 /// Runs the load described by the flags, then reconciles.
 pub async fn execute(f: &Flags) -> Report {
     let plan = Plan {
@@ -112,6 +115,12 @@ pub async fn execute(f: &Flags) -> Report {
     };
     let secs = out.elapsed.as_secs_f64().max(1e-9);
     let windows = stats::windows(&out.ok_latency, f.window_s);
+    if let Some(path) = &f.series {
+        let csv = stats::series_csv(&out.ok_latency, SERIES_BUCKET_MS, out.started_unix_ms);
+        if let Err(e) = std::fs::write(path, csv) {
+            eprintln!("loadgen: cannot write {}: {e}", path.display());
+        }
+    }
     let mut ok: Vec<u32> = out.ok_latency.iter().map(|s| s.micros).collect();
     let mut rejected: Vec<u32> = out.rejected_latency.iter().map(|s| s.micros).collect();
     out.ok_latency.clear();

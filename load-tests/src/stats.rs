@@ -76,6 +76,37 @@ pub fn windows(samples: &[Sample], window_s: u32) -> Vec<Window> {
         .collect()
 }
 
+/// Summaries per bucket of `bucket_ms` milliseconds of due time, in time order, as
+/// (bucket start in ms from the run's start, latencies). Empty buckets are left out.
+pub fn series(samples: &[Sample], bucket_ms: u32) -> Vec<(u32, Summary)> {
+    let width = bucket_ms.max(1);
+    let mut buckets: std::collections::BTreeMap<u32, Vec<u32>> = Default::default();
+    for s in samples {
+        buckets.entry(s.at_ms / width).or_default().push(s.micros);
+    }
+    buckets
+        .into_iter()
+        .map(|(k, mut v)| (k * width, summarize(&mut v)))
+        .collect()
+}
+
+/// The series as CSV, one line per bucket: its start as Unix ms (`start_unix_ms` + offset),
+/// the count and p50/p99/max in ms.
+pub fn series_csv(samples: &[Sample], bucket_ms: u32, start_unix_ms: u64) -> String {
+    let mut out = String::from("unix_ms,count,p50_ms,p99_ms,max_ms\n");
+    for (at, s) in series(samples, bucket_ms) {
+        out.push_str(&format!(
+            "{},{},{:.3},{:.3},{:.3}\n",
+            start_unix_ms + u64::from(at),
+            s.count,
+            s.p50_ms,
+            s.p99_ms,
+            s.max_ms
+        ));
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -113,5 +144,20 @@ mod tests {
         assert_eq!(w[0].latency.p99_ms, 0.1);
         assert_eq!(w[2].from_s, 20);
         assert_eq!(w[2].latency.p99_ms, 9.0);
+    }
+
+    #[test]
+    fn series_in_buckets_with_wall_clock() {
+        let samples: Vec<Sample> = (0..300u32)
+            .map(|ms| Sample {
+                at_ms: ms,
+                micros: if ms < 200 { 500 } else { 7000 },
+            })
+            .collect();
+        let csv = series_csv(&samples, 100, 1_000_000);
+        let lines: Vec<&str> = csv.lines().collect();
+        assert_eq!(lines.len(), 4);
+        assert_eq!(lines[1], "1000000,100,0.500,0.500,0.500");
+        assert_eq!(lines[3], "1000200,100,7.000,7.000,7.000");
     }
 }
