@@ -1,7 +1,8 @@
 //! `GET /api/pages` over every way it can be answered (one day's or one month's finished row
-//! of `r_page_spans`, merged day rows, `r_page_daily` while job "page_spans" lags behind job
-//! "days") and through its answer cache: every answer equals the reference sessionizer's
-//! figures for the range, with visitors who come back on other days and across months.
+//! of `r_page_days` / `r_page_spans`, merged day rows, `r_page_daily` while job "page_spans"
+//! lags behind job "days") and through its answer cache: every answer equals the reference
+//! sessionizer's figures for the range, with visitors who come back on other days and across
+//! months; and days committed before their rows moved to `r_page_days` are written again.
 
 mod metrics_support;
 
@@ -252,4 +253,43 @@ async fn every_span_plan_gives_the_reference_figures() {
     assert_eq!(real(&carried), real(&merged), "carried month = full merge");
     assert!(!merged.contains("/marker"), "{merged}");
     check_all(&s, &facts, "after a forced run").await;
+}
+
+#[tokio::test]
+async fn days_committed_before_r_page_days_are_written_again() {
+    let s = start("page_days").await;
+    let mut rng = Rng(0xda75);
+    let hits = traffic(&mut rng, &[0, 1, 2, 3], 0);
+    insert_hits(&s.db, &hits).await;
+    let (st, body) = s.call("POST", "/api/refresh", "").await;
+    assert_eq!(st, 200, "{body}");
+    let facts = sessionize(&hits, &[], &[]);
+    // A database upgraded from before migration 0012: its day buckets were committed with
+    // untagged fingerprints (the rows were in r_page_spans), and r_page_days holds nothing
+    // of that generation. The answers must not come from r_page_days meanwhile.
+    let old = s.state.versions.next(1);
+    s.exec(&format!(
+        "INSERT INTO r_generations (job, bucket, version, fingerprint, committed_at) \
+         SELECT 'page_spans', g.bucket, {old}, toString(max(g.version)), now() \
+         FROM r_generations AS g WHERE g.job = 'days' GROUP BY g.bucket"
+    ))
+    .await;
+    check_all(&s, &facts, "day buckets of the old table").await;
+    let ch = s.db.client();
+    let version = s.state.versions.next(1);
+    let report = jobs::run(&ch, Job::PageSpans, version, false)
+        .await
+        .unwrap_or_else(|e| panic!("job page_spans: {e}"));
+    assert_eq!(
+        report.buckets,
+        [
+            "2026-01-30",
+            "2026-01-31",
+            "2026-02-01",
+            "2026-02-02",
+            "2026-01",
+            "2026-02"
+        ]
+    );
+    check_all(&s, &facts, "days written again").await;
 }

@@ -38,6 +38,7 @@ SHARDED = {
     "r_page_daily": "sipHash64(site, path)",
     "r_page_spans": "sipHash64(site, path)",
     "r_page_span_sums": "sipHash64(site, path)",
+    "r_page_days": "sipHash64(site, path)",
     "daily_salts": "rand()",
 }
 EVERYWHERE = {"accounts", "persons", "mailings", "mailing_sends", "consents", "identity_links",

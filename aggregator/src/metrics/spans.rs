@@ -1,13 +1,13 @@
-//! Job "page_spans": page effectiveness per span of whole UTC days (every day, every calendar
-//! month) in `r_page_spans`, finished so `GET /api/pages` for a day or a month reads numbers
-//! instead of merging exact distinct-visitor sets (`sql/migrations/0006_page_spans.sql`).
+//! Job "page_spans": finished page effectiveness per UTC day (`r_page_days`) and per calendar
+//! month (`r_page_spans`), so `GET /api/pages` for a day or a month reads numbers and any
+//! other range merges day rows (`sql/migrations/0006_page_spans.sql`, `0012_page_days.sql`).
 //!
 //! Watermark: a day's rows are computed from the pageviews of the generation of job "days"
 //! committed for that day, so the fingerprint of a day bucket (`2026-01-20`) is that
-//! generation, and the fingerprint of a month bucket (`2026-01`) lists the generations of all
-//! its days. A span whose fingerprint differs from what job "days" committed since is stale;
-//! the API then merges day rows (or falls back to `r_page_daily`), so answers stay exact
-//! whether or not this job has caught up.
+//! generation (tagged with the table its rows are in), and the fingerprint of a month bucket
+//! (`2026-01`) lists the generations of all its days. A span whose fingerprint differs from
+//! what job "days" committed since is stale; the API then merges day rows (or falls back to
+//! `r_page_daily`), so answers stay exact whether or not this job has caught up.
 
 use std::collections::BTreeMap;
 
@@ -37,13 +37,21 @@ pub fn next_month_start(month: &str) -> Option<String> {
     parse_date(&day).map(|_| day)
 }
 
+/// The tag of a day bucket's fingerprint: where its rows are. Day rows used to be in
+/// `r_page_spans` (untagged fingerprints); a day committed before they moved to `r_page_days`
+/// is stale, so the first run after the upgrade writes every day again, and the API does not
+/// read `r_page_days` for it meanwhile. Months stay in `r_page_spans`, their fingerprints
+/// unchanged: their figures still hold.
+const DAY_ROWS: &str = "@r_page_days";
+
 /// What each span bucket's fingerprint must be, given the committed generations of job
-/// "days": a day bucket names its generation, a month bucket every `day:generation` of it.
+/// "days": a day bucket names its generation (and `DAY_ROWS`), a month bucket every
+/// `day:generation` of it.
 pub fn wanted(days: &Committed) -> BTreeMap<String, String> {
     let mut out = BTreeMap::new();
     let mut months: BTreeMap<&str, Vec<String>> = BTreeMap::new();
     for (day, (_, gen)) in days {
-        out.insert(day.clone(), gen.to_string());
+        out.insert(day.clone(), format!("{gen}{DAY_ROWS}"));
         months
             .entry(month_of(day))
             .or_default()
@@ -313,7 +321,7 @@ mod tests {
     fn fingerprints_follow_the_day_generations() {
         let days = gens(&[("2026-01-30", 5), ("2026-01-31", 7), ("2026-02-01", 7)]);
         let w = wanted(&days);
-        assert_eq!(w["2026-01-30"], "5");
+        assert_eq!(w["2026-01-30"], "5@r_page_days");
         assert_eq!(w["2026-01"], "2026-01-30:5,2026-01-31:7");
         assert_eq!(w["2026-02"], "2026-02-01:7");
         let mut spans: Committed = BTreeMap::new();
@@ -322,6 +330,14 @@ mod tests {
         assert!(is_current("2026-01", &w, &spans));
         assert!(!is_current("2026-02", &w, &spans), "day regenerated since");
         assert!(!is_current("2026-01-30", &w, &spans), "never computed");
+        // A day committed while its rows were in r_page_spans (untagged) is stale.
+        spans.insert("2026-01-30".into(), ("5".into(), 9));
+        assert!(
+            !is_current("2026-01-30", &w, &spans),
+            "rows in the old table"
+        );
+        spans.insert("2026-01-30".into(), ("5@r_page_days".into(), 9));
+        assert!(is_current("2026-01-30", &w, &spans));
         assert!(!is_current("2026-03", &w, &spans), "no such bucket");
     }
 

@@ -2,10 +2,11 @@
 //! Times on page are null for a page no view of which could be timed.
 //!
 //! Where the figures come from (all exact): a range whose data lies in one day, or covers one
-//! whole calendar month, reads that span's finished row of `r_page_spans`; any other range
-//! merges the day rows of `r_page_spans`; while job "page_spans" has not caught up with job
-//! "days" for a day of the range, `r_page_daily` answers as before. Answers are cached per
-//! request and committed generations (`super::cache`).
+//! whole calendar month, reads that span's finished rows (`r_page_days`, `r_page_spans`); any
+//! other range (a week, the last 30 days across a month boundary) merges the day rows of
+//! `r_page_days`, counting the distinct visitor hashes of their arrays; while job "page_spans"
+//! has not caught up with job "days" for a day of the range, `r_page_daily` answers as before.
+//! Answers are cached per request and committed generations (`super::cache`).
 
 use std::sync::Arc;
 
@@ -22,13 +23,13 @@ use crate::metrics::spans::{self, is_current, month_of, next_month_start, wanted
 enum Plan {
     /// No committed day in the range.
     Empty,
-    /// One span's finished row: `[start, end)` at `version`.
+    /// One span's finished rows (a day's or a month's): `[start, end)` at `version`.
     Span {
         start: String,
         end: String,
         version: u64,
     },
-    /// The day rows of `r_page_spans`, day `days[i]` at `versions[i]`.
+    /// The day rows of `r_page_days`, day `days[i]` at `versions[i]`.
     Days {
         days: Vec<String>,
         versions: Vec<u64>,
@@ -159,7 +160,14 @@ pub async fn get(state: Arc<AppState>, req: Req) -> ApiResult {
             end,
             version,
         } => {
+            // The file reads a month from r_page_spans and a day from r_page_days; the span
+            // matches one of the two.
             ch.query(queries::API_PAGES_SPAN)
+                .bind(start)
+                .bind(end)
+                .bind(version)
+                .bind(&site)
+                .bind(&site)
                 .bind(start)
                 .bind(end)
                 .bind(version)
@@ -230,8 +238,8 @@ mod tests {
     fn a_day_or_a_month_reads_one_span_and_stale_spans_fall_back() {
         let days = committed(&[("2026-01-30", "x", 5), ("2026-01-31", "y", 6)]);
         let mut spans = committed(&[
-            ("2026-01-30", "5", 10),
-            ("2026-01-31", "6", 11),
+            ("2026-01-30", "5@r_page_days", 10),
+            ("2026-01-31", "6@r_page_days", 11),
             ("2026-01", "2026-01-30:5,2026-01-31:6", 11),
         ]);
         let span = |start: &str, end: &str, version| Plan::Span {
@@ -270,6 +278,15 @@ mod tests {
         assert_eq!(
             plan("2026-01-30", "2026-01-31", &newer, &spans),
             span("2026-01-30", "2026-01-31", 10)
+        );
+        // Days committed while their rows were in r_page_spans (untagged fingerprints, before
+        // migration 0012): r_page_daily answers until the job has written r_page_days.
+        let before = committed(&[("2026-01-30", "5", 10), ("2026-01-31", "6", 11)]);
+        assert_eq!(
+            plan("2026-01-30", "2026-02-01", &days, &before),
+            Plan::Daily {
+                generations: vec![5, 6]
+            }
         );
         spans.remove("2026-01");
         assert!(matches!(
