@@ -3,7 +3,7 @@
 //! visitors whose sessions or client retries run across a midnight) and the watermarks
 //! the days were committed with.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use super::range::{date_of_day, parse_date};
 
@@ -75,6 +75,46 @@ pub(super) fn plan_days(
             let after = side(&after, old(d).map(|(_, _, a)| a));
             (d.clone(), mark(&own[d], &before, &after))
         })
+        .collect()
+}
+
+/// The own part of every day for [`plan_days`] when only the `scanned` days were fingerprinted
+/// (`fresh`: their own parts; `scanned`: `None` when every day was). A day not fingerprinted
+/// got no hit since its mark was committed (`day_parts.rs`), so it keeps that mark's hits
+/// fingerprint, with the current `suffix` (goals, output tag: new goals still rerun it). It is
+/// never left out: when the day after or before it changed, their midnight's bridge
+/// fingerprint must still find it to rerun it.
+pub(super) fn with_carried(
+    mut fresh: BTreeMap<String, String>,
+    committed: &BTreeMap<String, String>,
+    scanned: Option<&[String]>,
+    suffix: &str,
+) -> BTreeMap<String, String> {
+    let Some(scanned) = scanned else {
+        return fresh;
+    };
+    let scanned: BTreeSet<&str> = scanned.iter().map(String::as_str).collect();
+    for (day, fp) in committed {
+        if scanned.contains(day.as_str()) {
+            continue;
+        }
+        if let Some((own, _, _)) = split_mark(fp) {
+            let hits = own.split('|').next().unwrap_or(own);
+            fresh
+                .entry(day.clone())
+                .or_insert_with(|| format!("{hits}|{suffix}"));
+        }
+    }
+    fresh
+}
+
+/// Committed days whose mark is of an older format: their own part cannot be carried, so
+/// they are fingerprinted with the days that got hits.
+pub(super) fn unreadable_marks(committed: &BTreeMap<String, String>) -> Vec<String> {
+    committed
+        .iter()
+        .filter(|(_, fp)| split_mark(fp).is_none())
+        .map(|(d, _)| d.clone())
         .collect()
 }
 
@@ -160,6 +200,53 @@ mod tests {
             plan_days(&own, &committed, &bridges, true),
             committed,
             "a forced run commits the same marks"
+        );
+    }
+
+    /// Day 2 got hits (the only day fingerprinted); days 1 and 3 are carried from their marks.
+    /// Its visitor's hits across the midnight before it changed: day 1 reruns through the
+    /// bridge, which it could not if it were left out as absent.
+    #[test]
+    fn days_not_fingerprinted_are_carried_so_bridges_reach_them() {
+        let committed = map(&[
+            ("2026-01-01", "1:1:1|g|out3|-|x"),
+            ("2026-01-02", "2:2:2|g|out3|x|y"),
+            ("2026-01-03", "3:3:3|g|out3|y|-"),
+            ("2026-01-04", "old format"),
+        ]);
+        let fresh = map(&[("2026-01-02", "5:5:5|g|out3")]);
+        let scanned = ["2026-01-02".to_string()];
+        let own = with_carried(fresh.clone(), &committed, Some(&scanned), "g|out3");
+        assert_eq!(
+            own,
+            map(&[
+                ("2026-01-01", "1:1:1|g|out3"),
+                ("2026-01-02", "5:5:5|g|out3"),
+                ("2026-01-03", "3:3:3|g|out3"),
+            ])
+        );
+        assert_eq!(unreadable_marks(&committed), ["2026-01-04"]);
+        let changed: Vec<String> = own_changed(&own, &committed, false)
+            .into_iter()
+            .cloned()
+            .collect();
+        assert_eq!(changed, ["2026-01-02"]);
+        let bridges = map(&[("2026-01-02", "x2"), ("2026-01-03", "y")]);
+        let plan = plan_days(&own, &committed, &bridges, false);
+        assert_eq!(
+            plan,
+            map(&[
+                ("2026-01-01", "1:1:1|g|out3|-|x2"),
+                ("2026-01-02", "5:5:5|g|out3|x2|y"),
+            ])
+        );
+        // New goals: a carried day's own part changes too, so every day reruns.
+        let own = with_carried(fresh.clone(), &committed, Some(&scanned), "g2|out3");
+        assert_eq!(own_changed(&own, &committed, false).len(), 3);
+        // Every day fingerprinted: nothing carried.
+        assert_eq!(
+            with_carried(fresh.clone(), &committed, None, "g|out3"),
+            fresh
         );
     }
 

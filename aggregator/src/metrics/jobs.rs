@@ -15,6 +15,7 @@ use std::time::Instant;
 use clickhouse::query::Query;
 use clickhouse::Client;
 
+use super::day_parts::{commit_parts_mark, own_parts, scan_plan};
 use super::day_plan::{midnights_around, own_changed, plan_days, NO_BRIDGE};
 use super::goals::Goals;
 use super::queries;
@@ -207,19 +208,14 @@ pub async fn run_days(
 ) -> Result<JobReport, clickhouse::error::Error> {
     let started = Instant::now();
     let goals = Goals::load(ch).await?;
-    let goal_fp = goals.fingerprint();
-    let own: BTreeMap<String, String> = ch
-        .query(queries::FINGERPRINT_DAYS)
-        .fetch_all::<(String, String)>()
-        .await?
-        .into_iter()
-        .map(|(day, fp)| (day, format!("{fp}|{goal_fp}|{DAYS_OUTPUT}")))
-        .collect();
+    let suffix = format!("{}|{DAYS_OUTPUT}", goals.fingerprint());
     let committed: BTreeMap<String, String> = committed(ch, Job::Days)
         .await?
         .into_iter()
         .map(|(day, fp, _)| (day, fp))
         .collect();
+    let (scan, parts_mark) = scan_plan(ch, force).await?;
+    let (own, scanned) = own_parts(ch, scan, &committed, &suffix).await?;
     // Bridge fingerprints only next to the days whose own hits changed: a midnight between
     // two unchanged days cannot have changed.
     let changed_own = own_changed(&own, &committed, force);
@@ -239,6 +235,7 @@ pub async fn run_days(
         to,
     }) = day_span(&days)
     else {
+        commit_parts_mark(ch, version, parts_mark).await?;
         return Ok(report);
     };
     let watermark_ms = started.elapsed().as_millis() as u64;
@@ -307,9 +304,12 @@ pub async fn run_days(
         .execute()
         .await?;
     commit(ch, Job::Days, version, &days, &current).await?;
+    // Only now: a failure before this leaves the new parts' days due for the next run.
+    commit_parts_mark(ch, version, parts_mark).await?;
     // Where a run's time goes (RUST_LOG=aggregator::metrics=debug; refresh_bench shows it).
     tracing::debug!(
         days = days.len(),
+        fingerprinted = scanned.map_or("all".to_string(), |n| n.to_string()),
         watermark_ms,
         sessions_ms,
         rest_ms = started.elapsed().as_millis() as u64 - watermark_ms - sessions_ms,

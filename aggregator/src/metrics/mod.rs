@@ -5,6 +5,7 @@
 pub mod activity_cache;
 pub mod api;
 pub mod cursor;
+mod day_parts;
 mod day_plan;
 pub mod funnel;
 pub mod funnel_cache;
