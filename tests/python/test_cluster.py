@@ -134,9 +134,14 @@ def test_metric_jobs_write_the_same_results(loaded):
         assert normalise(a.select(sql, DB)[2]) == want, t
 
 
+# Metadata of the node asked, not figures: the parts of its own hits table, which a Distributed
+# hits has none of (job days then fingerprints every day, see day_parts.rs).
+NODE_LOCAL = {"fingerprint_parts"}
+
+
 def read_queries():
     return sorted(p.stem for p in QUERIES.glob("*.sql")
-                  if not re.search(r"^\s*INSERT", "\n".join(
+                  if p.stem not in NODE_LOCAL and not re.search(r"^\s*INSERT", "\n".join(
                       line for line in read_query(p).splitlines()
                       if not line.startswith("--")), re.M))
 
