@@ -9,15 +9,15 @@
 //! their own like any insert, so they are found on the next run however old their days are;
 //! a window would miss them until some periodic full scan. A non-replicated MergeTree numbers
 //! an insert's part above every earlier one at the moment it becomes visible, a merge keeps the
-//! newest number of its sources and rewrites none of their hits, so every hit written after a
-//! run lies in a part numbered above what that run saw. Merges of old parts need no new
+//! newest number of its sources and adds no hit (it only folds replayed copies), so every hit
+//! written after a run lies in a part numbered above what that run saw. Merges of old parts need no new
 //! fingerprint (same hits); a merge of new and old parts fingerprints the old part's days too,
 //! which only costs time. Where the numbers do not tell, every day is fingerprinted as before:
 //! a Distributed `hits` (cluster mode: its parts are on the shards), a replicated one (a part
 //! fetched from another replica can carry a lower number than one already here), a new or
 //! running mutation (it renumbers old parts with a number that can be below later inserts),
-//! numbers that went down (table recreated, partition dropped), a forced run, or no committed
-//! parts watermark yet.
+//! numbers that went down (table recreated, newest part detached), a forced run, or no
+//! committed parts watermark yet.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -161,8 +161,8 @@ pub(super) fn plan_scan(
     if mutations.running > 0 {
         return (Scan::All, next);
     }
-    // Numbers only grow within a partition that keeps its parts; lower ones mean it was
-    // dropped or the table recreated, and what was seen says nothing.
+    // Numbers only grow within a partition that keeps its parts; lower ones mean parts went
+    // away (the table recreated, a part detached), and what was seen says nothing.
     let went_down = now
         .blocks
         .iter()
