@@ -86,6 +86,7 @@ impl Batcher {
             return;
         }
         telemetry::batch(chunk.rows as usize);
+        tracing::debug!(rows = chunk.rows, bytes = chunk.bytes.len(), "batch cut");
         let batch = chunk.into_batch();
         let batch = match self.ship.try_send(batch) {
             Ok(()) => return,

@@ -97,6 +97,15 @@ impl Sink {
                 message: format!("insert took longer than {:?}", self.timeout),
             }),
         };
+        // Start and length of every INSERT, to line the collector's stalls up with ClickHouse's
+        // query and part logs (`COLLECTOR_LOG=collector::pipeline=debug`).
+        tracing::debug!(
+            rows = batch.rows,
+            bytes = batch.bytes.len(),
+            ms = started.elapsed().as_secs_f64() * 1000.0,
+            ok = result.is_ok(),
+            "insert"
+        );
         telemetry::insert(
             started.elapsed().as_secs_f64(),
             batch.rows as usize,
