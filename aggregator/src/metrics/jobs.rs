@@ -216,6 +216,7 @@ pub async fn run_days(
         .collect();
     let (scan, parts_mark) = scan_plan(ch, force).await?;
     let (own, scanned) = own_parts(ch, scan, &committed, &suffix).await?;
+    let fingerprints_ms = started.elapsed().as_millis() as u64;
     // Bridge fingerprints only next to the days whose own hits changed: a midnight between
     // two unchanged days cannot have changed.
     let changed_own = own_changed(&own, &committed, force);
@@ -310,6 +311,7 @@ pub async fn run_days(
     tracing::debug!(
         days = days.len(),
         fingerprinted = scanned.map_or("all".to_string(), |n| n.to_string()),
+        fingerprints_ms,
         watermark_ms,
         sessions_ms,
         rest_ms = started.elapsed().as_millis() as u64 - watermark_ms - sessions_ms,
