@@ -40,6 +40,10 @@ if half:
     rows.append((f"p99 at half the collector's max ({half['target_rate']:,.0f} req/s open loop, pixels)",
                  f"**{lat['p99_ms']:.2f} ms** (p50 {lat['p50_ms']:.2f}, p99.9 {lat['p999_ms']:.2f}, max {lat['max_ms']:.2f})", "< 5 ms"))
     rows.append(("  reconciled", verdict(half), "exact"))
+niced = os.path.join(out, "half-niced-cores.txt")
+if half and os.path.exists(niced):
+    rows.append(("  CPU taken by other sessions' niced work during that run (not ranked below it: scheduler autogroups)",
+                 f"{open(niced).read().strip()} cores", ""))
 if half_bare:
     lat = half_bare["latency"]
     rows.append(("  same open loop against the bare server (the floor of machine + generator)",
