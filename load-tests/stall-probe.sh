@@ -3,11 +3,12 @@
 # ClickHouse with query_log and part_log on, the release collector logging every batch and
 # INSERT, an optional wrk warm-up (the bench's max-rate run, which leaves merges behind), then
 # one open-loop pixel run at RATE with its latency per 100 ms, the CPU of every thread of
-# ClickHouse, the collector and loadgen every 20 ms, and ClickHouse's logs; stalls.py report
+# ClickHouse, the collector and loadgen every 50 ms, and ClickHouse's logs; stalls.py report
 # lines them up. Wrap it in `flock /work/notes/bench.lock`. Output in .data/stalls/<stamp>/.
 #   load-tests/stall-probe.sh     (RATE=50000 DURATION=20 WARM_S=10 CONNECTIONS=16)
-# CH_EXTRA_CONFIG / CH_EXTRA_PROFILE: XML put into the server config / the default profile;
-# COLLECTOR_EXTRA_ENV: extra collector settings (A/B experiments).
+# A/B knobs: CH_EXTRA_CONFIG / CH_EXTRA_PROFILE (XML put into the server config / the default
+# profile), CH_NICE (ClickHouse started at that nice, every thread), COLLECTOR_EXTRA_ENV,
+# AUTOGROUP_NICE (below). A cold start: the first ~0.5 s often shows 20-70 ms (WARM_S warms).
 set -euo pipefail
 # AUTOGROUP_NICE=-10: run in a session (scheduler autogroup) of its own at that nice. With
 # autogroups on (/proc/sys/kernel/sched_autogroup_enabled), other sessions' `nice -n 19` work
