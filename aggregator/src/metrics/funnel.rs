@@ -131,6 +131,69 @@ pub struct FunnelHit {
     pub name: String,
 }
 
+/// One visit or event of a person's activity timeline, as a funnel walks it.
+pub struct TimelineEntry<'a> {
+    /// `visit` or `event` (other kinds are no funnel steps).
+    pub kind: &'a str,
+    /// The visit's or event's id.
+    pub event_id: &'a str,
+    /// The event's time, Unix ms.
+    pub ts_ms: u64,
+    /// The event's name.
+    pub event_name: &'a str,
+    /// The visit's pages and their times.
+    pub pages: &'a [String],
+    pub page_ts: &'a [u64],
+}
+
+/// The [`TimelineEntry`] of an activity row: the API's timeline rows and job "funnels"' rows
+/// are different structs with these same columns.
+macro_rules! timeline_entry {
+    ($a:expr) => {
+        $crate::metrics::funnel::TimelineEntry {
+            kind: &$a.kind,
+            event_id: &$a.event_id,
+            ts_ms: $a.ts_ms,
+            event_name: &$a.event_name,
+            pages: &$a.pages,
+            page_ts: &$a.page_ts,
+        }
+    };
+}
+pub(crate) use timeline_entry;
+
+/// A person's timeline as funnel hits, sorted (one person = one walker): each page of a
+/// visit a pageview (event id `{visit id}#{i}`, unique and in page order), each event an
+/// event. The API's timeline and job "funnels" walk the same hits this way.
+pub fn timeline_hits<'a>(entries: impl IntoIterator<Item = TimelineEntry<'a>>) -> Vec<FunnelHit> {
+    let mut hits = Vec::new();
+    for a in entries {
+        match a.kind {
+            "visit" => {
+                for (i, (p, t)) in a.pages.iter().zip(a.page_ts).enumerate() {
+                    hits.push(FunnelHit {
+                        ts_ms: *t,
+                        event_id: format!("{}#{i}", a.event_id),
+                        kind: "pageview".into(),
+                        path: p.clone(),
+                        ..FunnelHit::default()
+                    });
+                }
+            }
+            "event" => hits.push(FunnelHit {
+                ts_ms: a.ts_ms,
+                event_id: a.event_id.to_string(),
+                kind: "event".into(),
+                name: a.event_name.to_string(),
+                ..FunnelHit::default()
+            }),
+            _ => {}
+        }
+    }
+    hits.sort_by(|a, b| (a.ts_ms, &a.event_id).cmp(&(b.ts_ms, &b.event_id)));
+    hits
+}
+
 /// Per-step figures.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StepStat {

@@ -7,38 +7,9 @@
 use std::collections::BTreeMap;
 
 use super::activity_cache::{self, PersonActivity};
-use super::funnel::{FunnelDef, FunnelHit};
+use super::funnel::{timeline_entry, timeline_hits, FunnelDef};
 use super::funnel_spans::{bucket, def_hash, Run, Written};
 use super::queries;
-
-/// A person's visits and events as funnel hits, sorted (one person = one walker), as the
-/// person timeline walks them.
-fn person_hits(acts: &[&PersonActivity]) -> Vec<FunnelHit> {
-    let mut hits = Vec::new();
-    for a in acts {
-        if a.kind == "visit" {
-            for (i, (p, t)) in a.pages.iter().zip(&a.page_ts).enumerate() {
-                hits.push(FunnelHit {
-                    ts_ms: *t,
-                    event_id: format!("{}#{i}", a.event_id),
-                    kind: "pageview".into(),
-                    path: p.clone(),
-                    ..FunnelHit::default()
-                });
-            }
-        } else {
-            hits.push(FunnelHit {
-                ts_ms: a.ts_ms,
-                event_id: a.event_id.clone(),
-                kind: "event".into(),
-                name: a.event_name.clone(),
-                ..FunnelHit::default()
-            });
-        }
-    }
-    hits.sort_by(|a, b| (a.ts_ms, &a.event_id).cmp(&(b.ts_ms, &b.event_id)));
-    hits
-}
 
 /// The steps funnel `name` reached on each person's timeline: parallel arrays of person,
 /// time and the step as JSON.
@@ -49,7 +20,10 @@ fn person_steps(
 ) -> (Vec<String>, Vec<u64>, Vec<String>) {
     let (mut persons, mut times, mut details) = (Vec::new(), Vec::new(), Vec::new());
     for person in acts.chunk_by(|a, b| a.person_id == b.person_id) {
-        let reached = super::funnel::walk(def, &person_hits(person));
+        let reached = super::funnel::walk(
+            def,
+            &timeline_hits(person.iter().map(|a| timeline_entry!(a))),
+        );
         for (i, t) in reached.into_iter().enumerate() {
             let step = def.steps.get(i).map_or("", |s| s.name.as_str());
             persons.push(person[0].person_id.clone());

@@ -10,7 +10,7 @@ use super::funnels::consenting;
 use super::ident_param;
 use crate::api::{ok_json, ApiError, ApiResult, AppState, Req};
 use crate::metrics::cursor::Cursor;
-use crate::metrics::funnel::{walk, FunnelDef, FunnelHit};
+use crate::metrics::funnel::{timeline_entry, timeline_hits, walk, FunnelDef};
 use crate::metrics::queries;
 use crate::metrics::range::{int_param, iso_ms, Range};
 use crate::metrics::score::{is_machine, Tally};
@@ -124,36 +124,6 @@ impl Activity {
     }
 }
 
-/// The pageviews and events of a timeline as funnel hits (one person = one walker).
-fn funnel_hits(acts: &[Activity]) -> Vec<FunnelHit> {
-    let mut hits = Vec::new();
-    for a in acts {
-        match a.kind.as_str() {
-            "visit" => {
-                for (i, (p, t)) in a.pages.iter().zip(&a.page_ts).enumerate() {
-                    hits.push(FunnelHit {
-                        ts_ms: *t,
-                        event_id: format!("{}#{i}", a.event_id),
-                        kind: "pageview".into(),
-                        path: p.clone(),
-                        ..FunnelHit::default()
-                    });
-                }
-            }
-            "event" => hits.push(FunnelHit {
-                ts_ms: a.ts_ms,
-                event_id: a.event_id.clone(),
-                kind: "event".into(),
-                name: a.event_name.clone(),
-                ..FunnelHit::default()
-            }),
-            _ => {}
-        }
-    }
-    hits.sort_by(|a, b| (a.ts_ms, &a.event_id).cmp(&(b.ts_ms, &b.event_id)));
-    hits
-}
-
 /// Answers a person's timeline.
 pub async fn person(state: Arc<AppState>, req: Req) -> ApiResult {
     let person = ident_param(&req, "id")?;
@@ -203,7 +173,7 @@ pub async fn person(state: Arc<AppState>, req: Req) -> ApiResult {
         items.push((a.ts_ms, a.to_json()));
     }
     let funnels: Vec<(String, String)> = ch.query(queries::FUNNELS_ALL).fetch_all().await?;
-    let hits = funnel_hits(&acts);
+    let hits = timeline_hits(acts.iter().map(|a| timeline_entry!(a)));
     for (name, text) in funnels {
         let Ok(def) = serde_json::from_str::<FunnelDef>(&text) else {
             continue;
