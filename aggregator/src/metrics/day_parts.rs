@@ -27,17 +27,6 @@ use super::day_plan::{unreadable_marks, with_carried};
 use super::queries;
 use super::range::{date_of_day, parse_date};
 
-/// `sql/queries/fingerprint_parts.sql` as `build.rs` expanded it (kept here rather than in
-/// `queries.rs`, which others edit at the same time).
-pub(super) const FINGERPRINT_PARTS: &str =
-    include_str!(concat!(env!("OUT_DIR"), "/queries/fingerprint_parts.sql"));
-
-/// `sql/queries/fingerprint_mutations.sql`, expanded (here for the same reason).
-pub(super) const FINGERPRINT_MUTATIONS: &str = include_str!(concat!(
-    env!("OUT_DIR"),
-    "/queries/fingerprint_mutations.sql"
-));
-
 /// The name in `r_generations.job` of the parts watermark, committed after job `Days`, as
 /// the one bucket [`BUCKET`].
 pub(super) const JOB: &str = "days_parts";
@@ -198,8 +187,8 @@ pub(super) async fn scan_plan(
     ch: &Client,
     force: bool,
 ) -> Result<(Scan, Option<PartsMark>), clickhouse::error::Error> {
-    let mutations: Mutations = ch.query(FINGERPRINT_MUTATIONS).fetch_one().await?;
-    let parts: Vec<Part> = ch.query(FINGERPRINT_PARTS).fetch_all().await?;
+    let mutations: Mutations = ch.query(queries::FINGERPRINT_MUTATIONS).fetch_one().await?;
+    let parts: Vec<Part> = ch.query(queries::FINGERPRINT_PARTS).fetch_all().await?;
     let seen = ch
         .query(queries::COMMITTED_FINGERPRINTS)
         .bind(JOB)

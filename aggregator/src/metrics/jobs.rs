@@ -68,15 +68,6 @@ pub struct JobReport {
     pub buckets: Vec<String>,
 }
 
-/// `sql/queries/job_mail_hits.sql` (kept here rather than in `queries.rs`, which the API
-/// side edits at the same time).
-const JOB_MAIL_HITS: &str = include_str!("../../../sql/queries/job_mail_hits.sql");
-
-/// `sql/queries/fingerprint_bridges.sql` (here for the same reason), its fragment includes
-/// expanded by `build.rs`.
-const FINGERPRINT_BRIDGES: &str =
-    include_str!(concat!(env!("OUT_DIR"), "/queries/fingerprint_bridges.sql"));
-
 /// Part of every day's fingerprint: bumped when job `Days` starts writing something new for
 /// every day (`out2`: `r_pageviews_v2` and `r_mail_hits`; `out3`: sessions across midnight and
 /// the bridge marks of the watermark), so the first refresh after an upgrade recomputes every
@@ -185,7 +176,7 @@ async fn bridge_fingerprints(
         .map(|m| (m.clone(), NO_BRIDGE.to_string()))
         .collect();
     let rows = ch
-        .query(FINGERPRINT_BRIDGES)
+        .query(queries::FINGERPRINT_BRIDGES)
         .bind(from)
         .bind(to)
         .bind(midnights)
@@ -297,7 +288,7 @@ pub async fn run_days(
         .bind(&days)
         .execute()
         .await?;
-    ch.query(JOB_MAIL_HITS)
+    ch.query(queries::JOB_MAIL_HITS)
         .bind(version)
         .bind(from)
         .bind(to)

@@ -49,12 +49,18 @@ pub const CONSENT_STANDING: &str = query!("consent_standing");
 pub const JOB_FUNNEL_CACHE_KEY: &str = query!("job_funnel_cache_key");
 /// `sql/queries/job_funnel_span_persons.sql`.
 pub const JOB_FUNNEL_SPAN_PERSONS: &str = query!("job_funnel_span_persons");
+/// `sql/queries/fingerprint_bridges.sql`.
+pub const FINGERPRINT_BRIDGES: &str = query!("fingerprint_bridges");
 /// `sql/queries/fingerprint_days.sql`.
 pub const FINGERPRINT_DAYS: &str = query!("fingerprint_days");
 /// `sql/queries/fingerprint_mailings.sql`.
 pub const FINGERPRINT_MAILINGS: &str = query!("fingerprint_mailings");
 /// `sql/queries/fingerprint_persons.sql`.
 pub const FINGERPRINT_PERSONS: &str = query!("fingerprint_persons");
+/// `sql/queries/fingerprint_mutations.sql`.
+pub const FINGERPRINT_MUTATIONS: &str = query!("fingerprint_mutations");
+/// `sql/queries/fingerprint_parts.sql`.
+pub const FINGERPRINT_PARTS: &str = query!("fingerprint_parts");
 /// `sql/queries/funnel_get.sql`.
 pub const FUNNEL_GET: &str = query!("funnel_get");
 /// `sql/queries/funnel_hits.sql`.
@@ -75,6 +81,8 @@ pub const GOAL_PUT: &str = query!("goal_put");
 pub const GOALS_ALL: &str = query!("goals_all");
 /// `sql/queries/job_activities.sql`.
 pub const JOB_ACTIVITIES: &str = query!("job_activities");
+/// `sql/queries/job_mail_hits.sql`.
+pub const JOB_MAIL_HITS: &str = query!("job_mail_hits");
 /// `sql/queries/job_funnel_spans.sql`.
 pub const JOB_FUNNEL_SPANS: &str = query!("job_funnel_spans");
 /// `sql/queries/job_funnel_steps.sql`.
