@@ -293,3 +293,38 @@ async fn late_batches_over_many_days_give_the_full_recompute() {
         assert_eq!(derived_rows(&db).await, incremental, "seed {seed}, forced");
     }
 }
+
+/// Versions are wall-clock microseconds of the host that runs the job, so a run can commit a
+/// lower version after a higher one (a second aggregator with a clock behind, or a clock
+/// stepped back over a restart). A forced run at version 30 rewrites every day before a late
+/// hit into day 2 arrives, and finds the parts as committed; a run at version 20 then sees that
+/// hit, but its day and its parts mark lose to version 30's. The day committed at 30 lacks the
+/// hit, so the parts mark that wins must not claim it: the run at 40 still recomputes day 2.
+#[tokio::test]
+async fn a_run_that_loses_on_version_does_not_hide_its_hits() {
+    let db = fresh_db().await;
+    sql(&db, "SYSTEM STOP MERGES hits").await;
+    let mut all = Vec::new();
+    for d in 0..4 {
+        let batch: Vec<Hit> = (0..4)
+            .map(|i| hit(d * 100 + i, i, d * 86_400 + 30_000 + i * 600, false))
+            .collect();
+        insert_hits(&db, &batch).await;
+        all.extend(batch);
+    }
+    assert_eq!(run(&db, 1, false).await.len(), 4);
+    assert_eq!(run(&db, 30, true).await.len(), 4, "forced: every day");
+    let late = vec![hit(900, 7, 2 * 86_400 + 43_200, false)];
+    insert_hits(&db, &late).await;
+    all.extend(late);
+    assert_eq!(run(&db, 20, false).await, [day(2)]);
+    assert_eq!(
+        run(&db, 40, false).await,
+        [day(2)],
+        "day 2 as of 30 lacks the hit"
+    );
+    assert_eq!(
+        stored_pageviews(&db).await,
+        sessionize(&all, &["signup"], &[])
+    );
+}

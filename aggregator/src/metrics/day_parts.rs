@@ -178,15 +178,23 @@ pub(super) fn plan_scan(
     )
 }
 
-/// Which days job `Days` fingerprints this run, and the parts mark to commit after it (when
-/// it differs from the committed one). The mutations are read before the parts: one that
+/// The parts mark a run of job `Days` commits after its days.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct NextMark {
+    mark: PartsMark,
+    /// It differs from the committed one.
+    new: bool,
+}
+
+/// Which days job `Days` fingerprints this run, and the parts mark to commit after it. The
+/// mutations are read before the parts: one that
 /// starts between the two reads is new to the next run, which then fingerprints every day
 /// once it is done, so parts it rewrites under a number below what this run saw are not
 /// missed.
 pub(super) async fn scan_plan(
     ch: &Client,
     force: bool,
-) -> Result<(Scan, Option<PartsMark>), clickhouse::error::Error> {
+) -> Result<(Scan, Option<NextMark>), clickhouse::error::Error> {
     let mutations: Mutations = ch.query(queries::FINGERPRINT_MUTATIONS).fetch_one().await?;
     let parts: Vec<Part> = ch.query(queries::FINGERPRINT_PARTS).fetch_all().await?;
     let seen = ch
@@ -198,7 +206,13 @@ pub(super) async fn scan_plan(
         .find(|(bucket, _, _)| bucket == BUCKET)
         .and_then(|(_, fp, _)| PartsMark::parse(&fp));
     let (scan, next) = plan_scan(&parts, &mutations, seen.as_ref(), force);
-    Ok((scan, next.filter(|n| Some(n) != seen.as_ref())))
+    Ok((
+        scan,
+        next.map(|mark| NextMark {
+            new: Some(&mark) != seen.as_ref(),
+            mark,
+        }),
+    ))
 }
 
 /// The own part of every day's watermark (hits fingerprint, goals, output tag): fingerprinted
@@ -236,15 +250,23 @@ pub(super) async fn own_parts(
     Ok((own, listed.map(|d| d.len())))
 }
 
-/// Commits the parts mark of a run of job `Days`, after its days (`None`: nothing new).
+/// Commits the parts mark of a run of job `Days`, after its days (`None`: none to commit),
+/// when it is new or the run wrote days (`wrote_days`). The latter even when the mark is the
+/// committed one: versions are wall-clock time, so a run may commit days under a higher
+/// version than a later run that saw more parts; its days win, and so must its mark, or the
+/// later run's mark would claim hits those days lack and they would never be fingerprinted.
 pub(super) async fn commit_parts_mark(
     ch: &Client,
     version: u64,
-    mark: Option<PartsMark>,
+    next: Option<NextMark>,
+    wrote_days: bool,
 ) -> Result<(), clickhouse::error::Error> {
-    let Some(mark) = mark else {
+    let Some(NextMark { mark, new }) = next else {
         return Ok(());
     };
+    if !new && !wrote_days {
+        return Ok(());
+    }
     ch.query(queries::COMMIT_GENERATIONS)
         .bind(JOB)
         .bind(version)

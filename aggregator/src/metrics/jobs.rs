@@ -227,7 +227,7 @@ pub async fn run_days(
         to,
     }) = day_span(&days)
     else {
-        commit_parts_mark(ch, version, parts_mark).await?;
+        commit_parts_mark(ch, version, parts_mark, false).await?;
         return Ok(report);
     };
     let watermark_ms = started.elapsed().as_millis() as u64;
@@ -297,7 +297,7 @@ pub async fn run_days(
         .await?;
     commit(ch, Job::Days, version, &days, &current).await?;
     // Only now: a failure before this leaves the new parts' days due for the next run.
-    commit_parts_mark(ch, version, parts_mark).await?;
+    commit_parts_mark(ch, version, parts_mark, true).await?;
     // Where a run's time goes (RUST_LOG=aggregator::metrics=debug; refresh_bench shows it).
     tracing::debug!(
         days = days.len(),
