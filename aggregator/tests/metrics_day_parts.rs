@@ -328,3 +328,57 @@ async fn a_run_that_loses_on_version_does_not_hide_its_hits() {
         sessionize(&all, &["signup"], &[])
     );
 }
+
+/// Parts that come back or are restored get new block numbers on 18.16: ATTACH PARTITION
+/// (of a detached month) and ATTACH PARTITION ... FROM (a month copied in from another table,
+/// whose numbers were higher than this table's) both number the attached parts above every
+/// part here, so their days are fingerprinted; a detach and attach of the same hits changes
+/// no day, a restore of other hits reruns their days.
+#[tokio::test]
+async fn attached_parts_are_numbered_as_new() {
+    let db = fresh_db().await;
+    sql(&db, "SYSTEM STOP MERGES hits").await;
+    let mut all = Vec::new();
+    for d in 0..4 {
+        let batch: Vec<Hit> = (0..3)
+            .map(|i| hit(d * 100 + i, i, d * 86_400 + 30_000 + i * 600, false))
+            .collect();
+        insert_hits(&db, &batch).await;
+        all.extend(batch);
+    }
+    assert_eq!(run(&db, 1, false).await.len(), 4);
+    sql(&db, "ALTER TABLE hits DETACH PARTITION 202603").await;
+    sql(&db, "ALTER TABLE hits ATTACH PARTITION 202603").await;
+    assert!(run(&db, 2, false).await.is_empty(), "the same hits");
+    // The backup took more inserts than hits, so its parts' numbers are higher.
+    sql(&db, "CREATE TABLE hits_backup AS hits").await;
+    let restore = |n: u64, d: u64| vec![hit(n, 8, d * 86_400 + 50_000, false)];
+    for n in 0..12 {
+        insert_hits_into(&db, "hits_backup", &restore(7000 + n, 1 + n % 2)).await;
+    }
+    sql(
+        &db,
+        "ALTER TABLE hits ATTACH PARTITION 202603 FROM hits_backup",
+    )
+    .await;
+    all.extend((0..12).flat_map(|n| restore(7000 + n, 1 + n % 2)));
+    assert_eq!(run(&db, 3, false).await, [day(1), day(2)]);
+    insert_hits(&db, &restore(7100, 3)).await;
+    all.extend(restore(7100, 3));
+    assert_eq!(run(&db, 4, false).await, [day(3)]);
+    assert_eq!(
+        stored_pageviews(&db).await,
+        sessionize(&all, &["signup"], &[])
+    );
+}
+
+/// Inserts `hits` as one part of `table` (a table created AS hits).
+async fn insert_hits_into(db: &ChSettings, table: &str, hits: &[Hit]) {
+    let sql = common::hit::hits_insert_sql().replacen("INTO hits ", &format!("INTO {table} "), 1);
+    let mut insert = db.client().insert_formatted_with(sql);
+    insert
+        .send(Hit::encode_batch(hits))
+        .await
+        .unwrap_or_else(|e| panic!("send: {e}"));
+    insert.end().await.unwrap_or_else(|e| panic!("end: {e}"));
+}
