@@ -135,8 +135,9 @@ def test_metric_jobs_write_the_same_results(loaded):
 
 
 # Metadata of the node asked, not figures: the parts of its own hits table, which a Distributed
-# hits has none of (job days then fingerprints every day, see day_parts.rs).
-NODE_LOCAL = {"fingerprint_parts"}
+# hits has none of (job days then fingerprints every day, see day_parts.rs), and when the
+# node's server started.
+NODE_LOCAL = {"fingerprint_parts", "fingerprint_server"}
 
 
 def read_queries():

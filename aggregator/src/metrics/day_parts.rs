@@ -16,8 +16,9 @@
 //! a Distributed `hits` (cluster mode: its parts are on the shards), a replicated one (a part
 //! fetched from another replica can carry a lower number than one already here), a new or
 //! running mutation (it renumbers old parts with a number that can be below later inserts),
-//! numbers that went down (table recreated, newest part detached), a forced run, or no
-//! committed parts watermark yet.
+//! numbers that went down (table recreated, newest part detached), a server restart (it numbers
+//! new parts from the highest block left on disk, so numbers seen can come again when the
+//! newest parts are gone), a forced run, or no committed parts watermark yet.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -64,42 +65,55 @@ pub(super) struct Mutations {
     pub ids: u64,
 }
 
-/// What `hits` looked like to the last committed run of job `Days`: its mutations and the
-/// newest block number of each partition. Every hit in a part numbered at or below that is
-/// in the day fingerprints committed then or later.
+/// How far apart two readings of the server's start time may be and still be the same start
+/// (`now() - uptime()` jitters by a second).
+const START_JITTER_S: u64 = 5;
+
+/// What `hits` looked like to the last committed run of job `Days`: the server's start time,
+/// its mutations and the newest block number of each partition. Every hit in a part numbered
+/// at or below that is in the day fingerprints committed then or later.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) struct PartsMark {
+    started: u64,
     mutations: String,
     blocks: BTreeMap<String, u64>,
 }
 
 impl PartsMark {
-    fn of(parts: &[Part], mutations: &Mutations) -> Self {
+    fn of(parts: &[Part], mutations: &Mutations, started: u64) -> Self {
         let mut blocks: BTreeMap<String, u64> = BTreeMap::new();
         for p in parts {
             let newest = blocks.entry(p.partition.clone()).or_default();
             *newest = (*newest).max(p.block);
         }
         PartsMark {
+            started,
             mutations: format!("{}:{}", mutations.count, mutations.ids),
             blocks,
         }
     }
 
-    /// `m=COUNT:IDS;PARTITION=BLOCK,…` (partition ids are digits, hex or `-`-joined).
+    /// `s=STARTED;m=COUNT:IDS;PARTITION=BLOCK,…` (partition ids are digits, hex or
+    /// `-`-joined).
     pub(super) fn encode(&self) -> String {
         let blocks: Vec<String> = self
             .blocks
             .iter()
             .map(|(p, b)| format!("{p}={b}"))
             .collect();
-        format!("m={};{}", self.mutations, blocks.join(","))
+        format!(
+            "s={};m={};{}",
+            self.started,
+            self.mutations,
+            blocks.join(",")
+        )
     }
 
     /// The mark [`Self::encode`] wrote; `None` for anything else (then every day is
     /// fingerprinted once and a new mark committed).
     pub(super) fn parse(text: &str) -> Option<Self> {
-        let (m, blocks) = text.strip_prefix("m=")?.split_once(';')?;
+        let (started, rest) = text.strip_prefix("s=")?.split_once(';')?;
+        let (m, blocks) = rest.strip_prefix("m=")?.split_once(';')?;
         let blocks = blocks
             .split(',')
             .filter(|s| !s.is_empty())
@@ -109,6 +123,7 @@ impl PartsMark {
             })
             .collect::<Option<BTreeMap<String, u64>>>()?;
         Some(PartsMark {
+            started: started.parse().ok()?,
             mutations: m.to_string(),
             blocks,
         })
@@ -124,12 +139,12 @@ pub(super) enum Scan {
     Days(Vec<String>),
 }
 
-/// What job `Days` fingerprints, from the parts and mutations of `hits` read now (mutations
-/// first) and the mark of the last committed run (`seen`), and the mark to commit once this
-/// run's days are committed (`None`: commit none, the next run decides again).
+/// What job `Days` fingerprints, from the server's start time, the parts and mutations of
+/// `hits` read now (in that order) and the mark of the last committed run (`seen`), and the
+/// mark to commit once this run's days are committed (`None`: commit none, the next run
+/// decides again).
 pub(super) fn plan_scan(
-    parts: &[Part],
-    mutations: &Mutations,
+    (started, mutations, parts): (u64, &Mutations, &[Part]),
     seen: Option<&PartsMark>,
     force: bool,
 ) -> (Scan, Option<PartsMark>) {
@@ -140,11 +155,14 @@ pub(super) fn plan_scan(
     if !numbered {
         return (Scan::All, None);
     }
-    let now = PartsMark::of(parts, mutations);
+    // The same start read again keeps the seen value, so the mark does not change with the
+    // jitter; another start means a restart, after which numbers seen may be reused.
+    let same_start = seen.filter(|s| s.started.abs_diff(started) <= START_JITTER_S);
+    let now = PartsMark::of(parts, mutations, same_start.map_or(started, |s| s.started));
     // A running mutation may still renumber parts below blocks seen now: nothing is
     // committed until it is done, so the run after it fingerprints everything again.
     let next = (mutations.running == 0).then(|| now.clone());
-    let Some(seen) = seen.filter(|s| !force && s.mutations == now.mutations) else {
+    let Some(seen) = same_start.filter(|s| !force && s.mutations == now.mutations) else {
         return (Scan::All, next);
     };
     if mutations.running > 0 {
@@ -195,6 +213,7 @@ pub(super) async fn scan_plan(
     ch: &Client,
     force: bool,
 ) -> Result<(Scan, Option<NextMark>), clickhouse::error::Error> {
+    let started: u64 = ch.query(queries::FINGERPRINT_SERVER).fetch_one().await?;
     let mutations: Mutations = ch.query(queries::FINGERPRINT_MUTATIONS).fetch_one().await?;
     let parts: Vec<Part> = ch.query(queries::FINGERPRINT_PARTS).fetch_all().await?;
     let seen = ch
@@ -205,7 +224,7 @@ pub(super) async fn scan_plan(
         .into_iter()
         .find(|(bucket, _, _)| bucket == BUCKET)
         .and_then(|(_, fp, _)| PartsMark::parse(&fp));
-    let (scan, next) = plan_scan(&parts, &mutations, seen.as_ref(), force);
+    let (scan, next) = plan_scan((started, &mutations, &parts), seen.as_ref(), force);
     Ok((
         scan,
         next.map(|mark| NextMark {
@@ -290,6 +309,9 @@ mod tests {
         }
     }
 
+    /// When the test's server started.
+    const T0: u64 = 1_767_225_600;
+
     const NONE: Mutations = Mutations {
         count: 0,
         running: 0,
@@ -302,7 +324,7 @@ mod tests {
     }
 
     fn seen_month() -> PartsMark {
-        PartsMark::of(&month(), &NONE)
+        PartsMark::of(&month(), &NONE, T0)
     }
 
     fn days(d: &[&str]) -> Scan {
@@ -313,19 +335,19 @@ mod tests {
     fn only_the_days_of_newer_parts_are_fingerprinted() {
         let seen = seen_month();
         // Nothing new: no day.
-        let (scan, next) = plan_scan(&month(), &NONE, Some(&seen), false);
+        let (scan, next) = plan_scan((T0, &NONE, &month()), Some(&seen), false);
         assert_eq!(scan, days(&[]));
         assert_eq!(next.as_ref(), Some(&seen));
         // A minute of hits on the last day and a late replay into an old day, each its part.
         let mut parts = month();
         parts.push(part("202601", 11, "2026-01-30", "2026-01-30"));
         parts.push(part("202601", 12, "2026-01-03", "2026-01-03"));
-        let (scan, next) = plan_scan(&parts, &NONE, Some(&seen), false);
+        let (scan, next) = plan_scan((T0, &NONE, &parts), Some(&seen), false);
         assert_eq!(scan, days(&["2026-01-03", "2026-01-30"]));
         assert_eq!(next.map(|m| m.blocks["202601"]), Some(12));
         // Merged into the month's part: every day of it (same hits, more work, none missed).
         let merged = vec![part("202601", 12, "2026-01-01", "2026-01-30")];
-        let (scan, _) = plan_scan(&merged, &NONE, Some(&seen), false);
+        let (scan, _) = plan_scan((T0, &NONE, &merged), Some(&seen), false);
         assert_eq!(
             scan,
             Scan::Days((1..=30).map(|d| format!("2026-01-{d:02}")).collect())
@@ -337,8 +359,9 @@ mod tests {
         let seen = PartsMark::of(
             &[month(), vec![part("202512", 9, "2025-12-01", "2025-12-31")]].concat(),
             &NONE,
+            T0,
         );
-        let (scan, _) = plan_scan(&parts, &NONE, Some(&seen), false);
+        let (scan, _) = plan_scan((T0, &NONE, &parts), Some(&seen), false);
         assert_eq!(scan, days(&["2025-12-30", "2025-12-31", "2026-02-01"]));
     }
 
@@ -347,33 +370,42 @@ mod tests {
         let seen = seen_month();
         let fresh = Some(seen.clone());
         assert_eq!(
-            plan_scan(&month(), &NONE, None, false),
+            plan_scan((T0, &NONE, &month()), None, false),
             (Scan::All, fresh.clone())
         );
         assert_eq!(
-            plan_scan(&month(), &NONE, Some(&seen), true),
+            plan_scan((T0, &NONE, &month()), Some(&seen), true),
             (Scan::All, fresh)
         );
         // Cluster mode (no parts here) or a replicated table: nothing to commit either.
-        assert_eq!(plan_scan(&[], &NONE, Some(&seen), false), (Scan::All, None));
+        assert_eq!(
+            plan_scan((T0, &NONE, &[]), Some(&seen), false),
+            (Scan::All, None)
+        );
         let mut replicated = month();
         replicated[0].engine = "ReplicatedReplacingMergeTree".into();
         assert_eq!(
-            plan_scan(&replicated, &NONE, Some(&seen), false),
+            plan_scan((T0, &NONE, &replicated), Some(&seen), false),
             (Scan::All, None)
         );
         // Numbers went down: recreated.
         let recreated = vec![part("202601", 3, "2026-01-01", "2026-01-02")];
         assert_eq!(
-            plan_scan(&recreated, &NONE, Some(&seen), false).0,
+            plan_scan((T0, &NONE, &recreated), Some(&seen), false).0,
             Scan::All
         );
         // A part spanning more than any month, or days that do not parse.
         let mut odd = month();
         odd.push(part("202601", 11, "2025-01-01", "2026-01-30"));
-        assert_eq!(plan_scan(&odd, &NONE, Some(&seen), false).0, Scan::All);
+        assert_eq!(
+            plan_scan((T0, &NONE, &odd), Some(&seen), false).0,
+            Scan::All
+        );
         odd[1] = part("202601", 11, "0000-00-00", "2026-01-30");
-        assert_eq!(plan_scan(&odd, &NONE, Some(&seen), false).0, Scan::All);
+        assert_eq!(
+            plan_scan((T0, &NONE, &odd), Some(&seen), false).0,
+            Scan::All
+        );
     }
 
     #[test]
@@ -389,7 +421,7 @@ mod tests {
         let mut parts = month();
         parts.push(part("202601", 12, "2026-01-30", "2026-01-30"));
         assert_eq!(
-            plan_scan(&parts, &running, Some(&seen), false),
+            plan_scan((T0, &running, &parts), Some(&seen), false),
             (Scan::All, None)
         );
         // Done: the month's part now carries 11, below 12, which a block test alone would
@@ -399,21 +431,24 @@ mod tests {
             ..running
         };
         parts[0].block = 11;
-        let (scan, next) = plan_scan(&parts, &done, Some(&seen), false);
+        let (scan, next) = plan_scan((T0, &done, &parts), Some(&seen), false);
         assert_eq!(scan, Scan::All);
         let next = next.unwrap_or_else(|| panic!("a mark once the mutation is done"));
         // After that, only new parts again.
-        assert_eq!(plan_scan(&parts, &done, Some(&next), false).0, days(&[]));
+        assert_eq!(
+            plan_scan((T0, &done, &parts), Some(&next), false).0,
+            days(&[])
+        );
     }
 
     #[test]
     fn marks_round_trip_and_garbage_is_no_mark() {
         let mut parts = month();
         parts.push(part("202512", 4, "2025-12-01", "2025-12-31"));
-        let m = PartsMark::of(&parts, &NONE);
-        assert_eq!(m.encode(), "m=0:0;202512=4,202601=10");
+        let m = PartsMark::of(&parts, &NONE, T0);
+        assert_eq!(m.encode(), "s=1767225600;m=0:0;202512=4,202601=10");
         assert_eq!(PartsMark::parse(&m.encode()), Some(m));
-        let empty = PartsMark::of(&[], &NONE);
+        let empty = PartsMark::of(&[], &NONE, T0);
         assert_eq!(PartsMark::parse(&empty.encode()), Some(empty));
         for bad in [
             "",
@@ -421,8 +456,30 @@ mod tests {
             "m=0:0",
             "m=0:0;202601",
             "m=0:0;202601=x",
+            "m=0:0;202601=10",
+            "s=x;m=0:0;202601=10",
+            "s=1;202601=10",
         ] {
             assert_eq!(PartsMark::parse(bad), None, "{bad}");
         }
+    }
+
+    #[test]
+    fn a_restarted_server_has_every_day_fingerprinted_once() {
+        let seen = seen_month();
+        // The same start read a second later: the same server, and the mark keeps its start.
+        let (scan, next) = plan_scan((T0 + 1, &NONE, &month()), Some(&seen), false);
+        assert_eq!(scan, days(&[]));
+        assert_eq!(next.as_ref(), Some(&seen));
+        // Restarted after its newest parts went away: new inserts reuse numbers already seen
+        // (blocks up to 10 again, other hits), which only a full scan finds.
+        let reused = vec![part("202601", 10, "2026-01-05", "2026-01-05")];
+        let (scan, next) = plan_scan((T0 + 3600, &NONE, &reused), Some(&seen), false);
+        assert_eq!(scan, Scan::All);
+        let next = next.expect("a mark to commit");
+        assert_eq!(next.started, T0 + 3600);
+        // The run after it compares with the new start again.
+        let (scan, _) = plan_scan((T0 + 3601, &NONE, &reused), Some(&next), false);
+        assert_eq!(scan, days(&[]));
     }
 }

@@ -55,6 +55,8 @@ pub const FINGERPRINT_BRIDGES: &str = query!("fingerprint_bridges");
 pub const FINGERPRINT_DAYS: &str = query!("fingerprint_days");
 /// `sql/queries/fingerprint_mailings.sql`.
 pub const FINGERPRINT_MAILINGS: &str = query!("fingerprint_mailings");
+/// `sql/queries/fingerprint_server.sql`.
+pub const FINGERPRINT_SERVER: &str = query!("fingerprint_server");
 /// `sql/queries/fingerprint_persons.sql`.
 pub const FINGERPRINT_PERSONS: &str = query!("fingerprint_persons");
 /// `sql/queries/fingerprint_mutations.sql`.
