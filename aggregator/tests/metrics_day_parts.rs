@@ -54,6 +54,20 @@ async fn fresh_db() -> ChSettings {
     db
 }
 
+/// `per_day` hits on each of days 0..`days` (visitor `i` at 08:20 + 10 minutes x `i`), each
+/// day inserted as a part of its own; all of them, in insert order.
+async fn day_parts(db: &ChSettings, days: u64, per_day: u64) -> Vec<Hit> {
+    let mut all = Vec::new();
+    for d in 0..days {
+        let batch: Vec<Hit> = (0..per_day)
+            .map(|i| hit(d * 100 + i, i, d * 86_400 + 30_000 + i * 600, false))
+            .collect();
+        insert_hits(db, &batch).await;
+        all.extend(batch);
+    }
+    all
+}
+
 async fn sql(db: &ChSettings, text: &str) {
     db.client()
         .query(text)
@@ -143,14 +157,7 @@ async fn a_late_hit_into_an_old_day_is_recomputed() {
 async fn the_day_before_a_changed_day_reruns_through_the_bridge() {
     let db = fresh_db().await;
     sql(&db, "SYSTEM STOP MERGES hits").await;
-    let mut all = Vec::new();
-    for d in 0..6 {
-        let batch: Vec<Hit> = (0..4)
-            .map(|i| hit(d * 100 + i, i, d * 86_400 + 30_000 + i * 600, false))
-            .collect();
-        insert_hits(&db, &batch).await;
-        all.extend(batch);
-    }
+    let mut all = day_parts(&db, 6, 4).await;
     let evening = vec![hit(900, 9, 4 * 86_400 - 600, false)];
     insert_hits(&db, &evening).await;
     all.extend(evening);
@@ -184,14 +191,7 @@ async fn the_day_before_a_changed_day_reruns_through_the_bridge() {
 #[tokio::test]
 async fn an_erasure_of_old_hits_is_recomputed() {
     let db = fresh_db().await;
-    let mut all = Vec::new();
-    for d in 0..4 {
-        let batch: Vec<Hit> = (0..4)
-            .map(|i| hit(d * 100 + i, i, d * 86_400 + 30_000 + i * 600, false))
-            .collect();
-        insert_hits(&db, &batch).await;
-        all.extend(batch);
-    }
+    let mut all = day_parts(&db, 4, 4).await;
     assert_eq!(run(&db, 1, false).await.len(), 4);
     sql(&db, "SYSTEM STOP MERGES hits").await;
     sql(
@@ -304,14 +304,7 @@ async fn late_batches_over_many_days_give_the_full_recompute() {
 async fn a_run_that_loses_on_version_does_not_hide_its_hits() {
     let db = fresh_db().await;
     sql(&db, "SYSTEM STOP MERGES hits").await;
-    let mut all = Vec::new();
-    for d in 0..4 {
-        let batch: Vec<Hit> = (0..4)
-            .map(|i| hit(d * 100 + i, i, d * 86_400 + 30_000 + i * 600, false))
-            .collect();
-        insert_hits(&db, &batch).await;
-        all.extend(batch);
-    }
+    let mut all = day_parts(&db, 4, 4).await;
     assert_eq!(run(&db, 1, false).await.len(), 4);
     assert_eq!(run(&db, 30, true).await.len(), 4, "forced: every day");
     let late = vec![hit(900, 7, 2 * 86_400 + 43_200, false)];
@@ -338,14 +331,7 @@ async fn a_run_that_loses_on_version_does_not_hide_its_hits() {
 async fn attached_parts_are_numbered_as_new() {
     let db = fresh_db().await;
     sql(&db, "SYSTEM STOP MERGES hits").await;
-    let mut all = Vec::new();
-    for d in 0..4 {
-        let batch: Vec<Hit> = (0..3)
-            .map(|i| hit(d * 100 + i, i, d * 86_400 + 30_000 + i * 600, false))
-            .collect();
-        insert_hits(&db, &batch).await;
-        all.extend(batch);
-    }
+    let mut all = day_parts(&db, 4, 3).await;
     assert_eq!(run(&db, 1, false).await.len(), 4);
     sql(&db, "ALTER TABLE hits DETACH PARTITION 202603").await;
     sql(&db, "ALTER TABLE hits ATTACH PARTITION 202603").await;
