@@ -24,7 +24,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use clickhouse::Client;
 
-use super::day_plan::{unreadable_marks, with_carried};
+use super::day_plan::{own_part, unreadable_marks, with_carried};
 use super::queries;
 use super::range::{date_of_day, parse_date};
 
@@ -297,7 +297,7 @@ pub(super) async fn own_parts(
             .fetch_all::<(String, String)>()
             .await?
             .into_iter()
-            .map(|(day, fp)| (day, format!("{fp}|{suffix}")))
+            .map(|(day, hits)| (day, own_part(&hits, suffix)))
             .collect()
     };
     let own = with_carried(fresh, committed, listed.as_deref(), suffix);

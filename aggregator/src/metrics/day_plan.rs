@@ -16,6 +16,12 @@ pub(super) fn mark(own: &str, before: &str, after: &str) -> String {
     format!("{own}|{before}|{after}")
 }
 
+/// The own part of a day's watermark: the fingerprint of its hits, then `suffix` (goals,
+/// output tag) as job `Days` builds it for the run.
+pub(super) fn own_part(hits: &str, suffix: &str) -> String {
+    format!("{hits}|{suffix}")
+}
+
 /// (own, before, after) of a committed watermark; an older format gives no match.
 pub(super) fn split_mark(fp: &str) -> Option<(&str, &str, &str)> {
     let mut it = fp.rsplitn(3, '|');
@@ -102,7 +108,7 @@ pub(super) fn with_carried(
             let hits = own.split('|').next().unwrap_or(own);
             fresh
                 .entry(day.clone())
-                .or_insert_with(|| format!("{hits}|{suffix}"));
+                .or_insert_with(|| own_part(hits, suffix));
         }
     }
     fresh
