@@ -62,16 +62,11 @@ pub struct Window {
 
 /// Summaries per window of `window_s` seconds, in time order.
 pub fn windows(samples: &[Sample], window_s: u32) -> Vec<Window> {
-    let width = window_s.max(1) * 1000;
-    let mut buckets: std::collections::BTreeMap<u32, Vec<u32>> = Default::default();
-    for s in samples {
-        buckets.entry(s.at_ms / width).or_default().push(s.micros);
-    }
-    buckets
+    series(samples, window_s.max(1) * 1000)
         .into_iter()
-        .map(|(k, mut v)| Window {
-            from_s: k * window_s.max(1),
-            latency: summarize(&mut v),
+        .map(|(at_ms, latency)| Window {
+            from_s: at_ms / 1000,
+            latency,
         })
         .collect()
 }
