@@ -86,6 +86,54 @@ fn load() -> String {
         .unwrap_or_default()
 }
 
+/// One job's part of a refresh: buckets recomputed, wall seconds, server CPU seconds.
+struct JobRun {
+    job: Job,
+    buckets: usize,
+    secs: f64,
+    cpu_s: f64,
+}
+
+/// A refresh of every job in the scheduler's order, as generation `version`.
+struct Refresh {
+    jobs: Vec<JobRun>,
+    secs: f64,
+    cpu_s: f64,
+}
+
+impl Refresh {
+    fn buckets(&self) -> usize {
+        self.jobs.iter().map(|r| r.buckets).sum()
+    }
+}
+
+/// Runs every job once at `version` (`force`: recompute everything), timing each and the
+/// whole, with the CPU the ClickHouse server in `dir` used meanwhile.
+async fn refresh(
+    ch: &clickhouse::Client,
+    dir: &std::path::Path,
+    version: u64,
+    force: bool,
+) -> anyhow::Result<Refresh> {
+    let (started, cpu) = (Instant::now(), server_cpu_s(dir));
+    let mut out = Vec::new();
+    for job in Job::ALL {
+        let (t, job_cpu) = (Instant::now(), server_cpu_s(dir));
+        let buckets = jobs::run(ch, job, version, force).await?.buckets.len();
+        out.push(JobRun {
+            job,
+            buckets,
+            secs: t.elapsed().as_secs_f64(),
+            cpu_s: server_cpu_s(dir) - job_cpu,
+        });
+    }
+    Ok(Refresh {
+        jobs: out,
+        secs: started.elapsed().as_secs_f64(),
+        cpu_s: server_cpu_s(dir) - cpu,
+    })
+}
+
 /// CPU seconds (user + system, all threads) the ClickHouse server under `dir` has used so
 /// far: unlike wall time, not inflated by other work on a shared machine. 0 when unknown.
 fn server_cpu_s(dir: &std::path::Path) -> f64 {
@@ -185,19 +233,13 @@ async fn main() -> anyhow::Result<()> {
         &mut rows,
         format!("| load average before the jobs | {} |", load()),
     );
-    let cpu = server_cpu_s(server.dir());
-    let full = Instant::now();
-    for job in Job::ALL {
-        let t = Instant::now();
-        let job_cpu = server_cpu_s(server.dir());
-        let r = jobs::run(&ch, job, 1, true).await?;
+    let full = refresh(&ch, server.dir(), 1, true).await?;
+    for r in &full.jobs {
         note(
             &mut rows,
             format!(
-                "| full recompute, job `{job}` ({} buckets) | {:.2} s; server CPU {:.1} s |",
-                r.buckets.len(),
-                t.elapsed().as_secs_f64(),
-                server_cpu_s(server.dir()) - job_cpu
+                "| full recompute, job `{}` ({} buckets) | {:.2} s; server CPU {:.1} s |",
+                r.job, r.buckets, r.secs, r.cpu_s
             ),
         );
     }
@@ -205,8 +247,7 @@ async fn main() -> anyhow::Result<()> {
         &mut rows,
         format!(
             "| **full recompute, all jobs** | **{:.2} s** (target < 10 s); server CPU {:.1} s |",
-            full.elapsed().as_secs_f64(),
-            server_cpu_s(server.dir()) - cpu
+            full.secs, full.cpu_s
         ),
     );
 
@@ -223,35 +264,23 @@ async fn main() -> anyhow::Result<()> {
         .bind(per_minute)
         .execute()
         .await?;
-    let cpu = server_cpu_s(server.dir());
-    let inc = Instant::now();
-    let mut buckets = 0;
-    for job in Job::ALL {
-        let (t, job_cpu) = (Instant::now(), server_cpu_s(server.dir()));
-        let n = jobs::run(&ch, job, 2, false).await?.buckets.len();
+    let inc = refresh(&ch, server.dir(), 2, false).await?;
+    for r in &inc.jobs {
         eprintln!(
-            "increment, job `{job}`: {n} buckets, {:.2} s, server CPU {:.2} s",
-            t.elapsed().as_secs_f64(),
-            server_cpu_s(server.dir()) - job_cpu
+            "increment, job `{}`: {} buckets, {:.2} s, server CPU {:.2} s",
+            r.job, r.buckets, r.secs, r.cpu_s
         );
-        buckets += n;
     }
     note(&mut rows, format!(
-        "| **one-minute increment ({per_minute} new hits, {buckets} buckets recomputed)** | **{:.2} s** (target < 1 s); server CPU {:.2} s |",
-        inc.elapsed().as_secs_f64(),
-        server_cpu_s(server.dir()) - cpu
+        "| **one-minute increment ({per_minute} new hits, {} buckets recomputed)** | **{:.2} s** (target < 1 s); server CPU {:.2} s |",
+        inc.buckets(), inc.secs, inc.cpu_s
     ));
-    let cpu = server_cpu_s(server.dir());
-    let idle = Instant::now();
-    for job in Job::ALL {
-        jobs::run(&ch, job, 3, false).await?;
-    }
+    let idle = refresh(&ch, server.dir(), 3, false).await?;
     note(
         &mut rows,
         format!(
             "| refresh with nothing new (watermark check only) | {:.2} s; server CPU {:.2} s |",
-            idle.elapsed().as_secs_f64(),
-            server_cpu_s(server.dir()) - cpu
+            idle.secs, idle.cpu_s
         ),
     );
 
@@ -262,16 +291,10 @@ async fn main() -> anyhow::Result<()> {
         .bind(per_minute)
         .execute()
         .await?;
-    let cpu = server_cpu_s(server.dir());
-    let late = Instant::now();
-    let mut buckets = 0;
-    for job in Job::ALL {
-        buckets += jobs::run(&ch, job, 4, false).await?.buckets.len();
-    }
+    let late = refresh(&ch, server.dir(), 4, false).await?;
     note(&mut rows, format!(
-        "| late replay of a minute into day 3 ({per_minute} hits, {buckets} buckets recomputed) | {:.2} s; server CPU {:.2} s |",
-        late.elapsed().as_secs_f64(),
-        server_cpu_s(server.dir()) - cpu
+        "| late replay of a minute into day 3 ({per_minute} hits, {} buckets recomputed) | {:.2} s; server CPU {:.2} s |",
+        late.buckets(), late.secs, late.cpu_s
     ));
 
     // The API over the computed tables.
