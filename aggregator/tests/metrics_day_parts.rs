@@ -68,6 +68,15 @@ async fn day_parts(db: &ChSettings, days: u64, per_day: u64) -> Vec<Hit> {
     all
 }
 
+/// The pageviews job `days` stored equal the reference sessionizer's over `all` (goal
+/// `signup`).
+async fn assert_reference(db: &ChSettings, all: &[Hit]) {
+    assert_eq!(
+        stored_pageviews(db).await,
+        sessionize(all, &["signup"], &[])
+    );
+}
+
 async fn sql(db: &ChSettings, text: &str) {
     db.client()
         .query(text)
@@ -127,10 +136,7 @@ async fn a_late_hit_into_an_old_day_is_recomputed() {
     insert_hits(&db, &late).await;
     all.extend(late);
     assert_eq!(run(&db, 3, false).await, [day(2)]);
-    assert_eq!(
-        stored_pageviews(&db).await,
-        sessionize(&all, &["signup"], &[])
-    );
+    assert_reference(&db, &all).await;
     // The same batch again (a second replay): the day's rows count it, so it reruns, and
     // still counts each hit once.
     insert_hits(&db, &all[..6]).await;
@@ -141,10 +147,7 @@ async fn a_late_hit_into_an_old_day_is_recomputed() {
     sql(&db, "SYSTEM START MERGES hits").await;
     sql(&db, "OPTIMIZE TABLE hits FINAL").await;
     assert!(run(&db, 6, false).await.is_empty());
-    assert_eq!(
-        stored_pageviews(&db).await,
-        sessionize(&all, &["signup"], &[])
-    );
+    assert_reference(&db, &all).await;
     let incremental = derived_rows(&db).await;
     assert_eq!(run(&db, 7, true).await.len(), 10);
     assert_eq!(derived_rows(&db).await, incremental, "forced vs increments");
@@ -178,10 +181,7 @@ async fn the_day_before_a_changed_day_reruns_through_the_bridge() {
     insert_hits(&db, &noon).await;
     all.extend(noon);
     assert_eq!(run(&db, 3, false).await, [day(5)]);
-    assert_eq!(
-        stored_pageviews(&db).await,
-        sessionize(&all, &["signup"], &[])
-    );
+    assert_reference(&db, &all).await;
 }
 
 /// An erasure's mutation rewrites the old days' parts under its number, which is below that
@@ -228,10 +228,7 @@ async fn an_erasure_of_old_hits_is_recomputed() {
     assert_eq!(running, 0, "the erasure's mutation did not finish");
     all.retain(|h| h.visitor_id != "visitor-2");
     assert_eq!(run(&db, 3, false).await.len(), 4, "every day had visitor 2");
-    assert_eq!(
-        stored_pageviews(&db).await,
-        sessionize(&all, &["signup"], &[])
-    );
+    assert_reference(&db, &all).await;
     assert!(run(&db, 4, false).await.is_empty());
 }
 
@@ -316,10 +313,7 @@ async fn a_run_that_loses_on_version_does_not_hide_its_hits() {
         [day(2)],
         "day 2 as of 30 lacks the hit"
     );
-    assert_eq!(
-        stored_pageviews(&db).await,
-        sessionize(&all, &["signup"], &[])
-    );
+    assert_reference(&db, &all).await;
 }
 
 /// Parts that come back or are restored get new block numbers on 18.16: ATTACH PARTITION
@@ -352,10 +346,7 @@ async fn attached_parts_are_numbered_as_new() {
     insert_hits(&db, &restore(7100, 3)).await;
     all.extend(restore(7100, 3));
     assert_eq!(run(&db, 4, false).await, [day(3)]);
-    assert_eq!(
-        stored_pageviews(&db).await,
-        sessionize(&all, &["signup"], &[])
-    );
+    assert_reference(&db, &all).await;
 }
 
 /// Inserts `hits` as one part of `table` (a table created AS hits).
